@@ -1,0 +1,266 @@
+package archive
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/chatvault/chatvault/crypto/seal"
+	"github.com/chatvault/chatvault/remote"
+)
+
+// builder collects the objects of one commit: each is written as soon as it
+// is made (create-exclusive, under a fresh random id) and recorded for the
+// commit's integrity list. Nothing is visible to readers until commit writes
+// the numbered commit object.
+type builder struct {
+	a    *Archive
+	mu   sync.Mutex
+	recs []integrityRecord
+}
+
+func (a *Archive) newBuilder() *builder { return &builder{a: a} }
+
+// put stores one object and records it.
+func (b *builder) put(ctx context.Context, obj newObject) error {
+	name := b.a.paths.object(obj.area, obj.ref.ID)
+	if err := b.a.st.Create(ctx, name, bytes.NewReader(obj.data), obj.ref.Size); err != nil {
+		return fmt.Errorf("writing %s: %w", name, err)
+	}
+	b.mu.Lock()
+	b.recs = append(b.recs, integrityRecord{Area: obj.area, ID: obj.ref.ID, Size: obj.ref.Size, SHA256: obj.ref.SHA256, CRC64: obj.crc})
+	b.mu.Unlock()
+	return nil
+}
+
+// hashed stores a plaintext object whose body is JSON, with a SHA-256 trailer.
+func (b *builder) hashed(ctx context.Context, ar area, kind seal.Kind, v any) (Ref, error) {
+	id, err := newID(b.a.opts.Rand)
+	if err != nil {
+		return Ref{}, err
+	}
+	return b.hashedAs(ctx, ar, kind, id, v)
+}
+
+func (b *builder) hashedAs(ctx context.Context, ar area, kind seal.Kind, id ID, v any) (Ref, error) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		return Ref{}, err
+	}
+	data, err := encodeHashed(plainHeader(kind, b.a.id, nil, id[:]), body)
+	if err != nil {
+		return Ref{}, err
+	}
+	obj := makeObject(ar, id, data)
+	return obj.ref, b.put(ctx, obj)
+}
+
+// sealed stores an object encrypted under parent (the archive key, or a
+// conversation key with conv set).
+func (b *builder) sealed(ctx context.Context, ar area, kind seal.Kind, conv *ID, parent []byte, plaintext []byte) (Ref, error) {
+	obj, err := b.a.sealObject(ar, kind, conv, parent, plaintext)
+	if err != nil {
+		return Ref{}, err
+	}
+	return obj.ref, b.put(ctx, obj)
+}
+
+func (b *builder) sealedJSON(ctx context.Context, ar area, kind seal.Kind, conv *ID, parent []byte, v any) (Ref, error) {
+	pt, err := json.Marshal(v)
+	if err != nil {
+		return Ref{}, err
+	}
+	return b.sealed(ctx, ar, kind, conv, parent, pt)
+}
+
+// sealObject encrypts plaintext into a new object with a random id.
+func (a *Archive) sealObject(ar area, kind seal.Kind, conv *ID, parent []byte, plaintext []byte) (newObject, error) {
+	id, err := newID(a.opts.Rand)
+	if err != nil {
+		return newObject{}, err
+	}
+	h := &seal.Header{Suite: a.suite(), Kind: kind, ArchiveID: a.id[:], ObjectID: id[:], Epoch: a.epoch()}
+	if conv != nil {
+		h.ConversationID = conv[:]
+	}
+	data, err := seal.Seal(parent, h, plaintext, a.opts.Rand)
+	if err != nil {
+		return newObject{}, err
+	}
+	return makeObject(ar, id, data), nil
+}
+
+func (a *Archive) suite() seal.Suite {
+	s, _ := seal.ParseSuite(a.desc.Suite) // checked when the descriptor was read
+	return s
+}
+
+// epoch is the key epoch of the current archive key.
+func (a *Archive) epoch() uint32 {
+	if len(a.commits) == 0 {
+		return 0
+	}
+	return a.commits[len(a.commits)-1].body.Epoch
+}
+
+// commit writes the integrity list and then the commit object number head+1,
+// create-exclusive. Losing the race to another writer is ErrConflict; the
+// objects already written stay behind for prune.
+func (b *builder) commit(ctx context.Context, body commitBody) error {
+	a := b.a
+	n := a.Head() + 1
+	var parentList Digest
+	if n > 1 {
+		parentList = a.commits[n-2].body.IntegrityList.SHA256
+	}
+	listID, err := newID(a.opts.Rand)
+	if err != nil {
+		return err
+	}
+	b.mu.Lock()
+	recs := b.recs
+	b.mu.Unlock()
+	data, err := encodeSigned(plainHeader(seal.KindIntegrityList, a.id, nil, listID[:]), encodeIntegrityList(parentList, recs), a.signer)
+	if err != nil {
+		return err
+	}
+	list := makeObject(areaObjects, listID, data)
+	if err := b.put(ctx, list); err != nil {
+		return err
+	}
+	// Every object the commit names must be durable and present before the
+	// commit is: sync the store, then check each one's size.
+	if s, ok := a.st.(remote.Syncer); ok {
+		if err := s.Sync(ctx); err != nil {
+			return err
+		}
+	}
+	for _, r := range recs {
+		name := a.paths.object(r.Area, r.ID)
+		info, err := a.st.Stat(ctx, name)
+		if err != nil {
+			return fmt.Errorf("checking %s before commit: %w", name, err)
+		}
+		if info.Size != r.Size {
+			return integrityError(name, "size %d after writing %d bytes", info.Size, r.Size)
+		}
+	}
+
+	body.Format = 1
+	body.N = n
+	body.IntegrityList = list.ref
+	body.SigningKey = keyID(a.signer.Public().(ed25519.PublicKey))
+	if n > 1 {
+		parent := a.commits[n-2].digest
+		body.Parent = &parent
+	}
+	if body.Tombstones == nil {
+		body.Tombstones = []tombstone{}
+	}
+	js, err := json.Marshal(body)
+	if err != nil {
+		return err
+	}
+	obj, err := encodeSigned(plainHeader(seal.KindCommit, a.id, nil, commitObjectID(n)), js, a.signer)
+	if err != nil {
+		return err
+	}
+	name := a.paths.commit(n)
+	if err := a.st.Create(ctx, name, bytes.NewReader(obj), int64(len(obj))); err != nil {
+		if errors.Is(err, remote.ErrExists) {
+			return fmt.Errorf("%w: another writer committed version %d of archive %s first; run the command again", ErrConflict, n, a.id.Short())
+		}
+		return fmt.Errorf("writing %s: %w", name, err)
+	}
+	if s, ok := a.st.(remote.Syncer); ok {
+		if err := s.Sync(ctx); err != nil {
+			return err
+		}
+	}
+	a.commits = append(a.commits, commitInfo{body: body, digest: sha256.Sum256(obj), size: int64(len(obj))})
+	return a.updatePin(func(p *Pin) { p.LocalOnly = append(p.LocalOnly, n) })
+}
+
+// Leases tell prune that a writer is at work: objects younger than a live
+// lease's writer may not be referenced yet. A lease is a small plaintext object
+// under leases/, replaced (never overwritten) every leaseRefresh.
+const (
+	leaseRefresh = time.Minute
+	leaseTTL     = 10 * time.Minute
+)
+
+type lease struct {
+	a      *Archive
+	mu     sync.Mutex
+	name   string
+	stop   chan struct{}
+	done   chan struct{}
+	ownIDs map[string]bool
+}
+
+func (a *Archive) takeLease(ctx context.Context) (*lease, error) {
+	l := &lease{a: a, stop: make(chan struct{}), done: make(chan struct{}), ownIDs: map[string]bool{}}
+	if err := l.renew(ctx); err != nil {
+		return nil, err
+	}
+	go func() {
+		defer close(l.done)
+		t := time.NewTicker(leaseRefresh)
+		defer t.Stop()
+		for {
+			select {
+			case <-l.stop:
+				return
+			case <-t.C:
+				if err := l.renew(ctx); err != nil {
+					a.opts.Warn(fmt.Sprintf("could not renew lease: %v", err))
+				}
+			}
+		}
+	}()
+	return l, nil
+}
+
+func (l *lease) renew(ctx context.Context) error {
+	id, err := newID(l.a.opts.Rand)
+	if err != nil {
+		return err
+	}
+	body := []byte(l.a.opts.Now().UTC().Format(time.RFC3339) + "\n")
+	data, err := encodeHashed(plainHeader(seal.KindLease, l.a.id, nil, id[:]), body)
+	if err != nil {
+		return err
+	}
+	name := l.a.paths.leases() + id.String()
+	if err := l.a.st.Create(ctx, name, bytes.NewReader(data), int64(len(data))); err != nil {
+		return fmt.Errorf("writing lease %s: %w", name, err)
+	}
+	l.mu.Lock()
+	old := l.name
+	l.name = name
+	l.ownIDs[name] = true
+	l.mu.Unlock()
+	if old != "" {
+		return l.a.st.Delete(ctx, old)
+	}
+	return nil
+}
+
+// release stops renewing and deletes the lease (with a fresh context, so that
+// an interrupted run still cleans up).
+func (l *lease) release() {
+	close(l.stop)
+	<-l.done
+	l.mu.Lock()
+	name := l.name
+	l.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = l.a.st.Delete(ctx, name)
+}

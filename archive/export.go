@@ -1,0 +1,579 @@
+package archive
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"fmt"
+	"hash"
+	"io"
+	"runtime"
+	"slices"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/chatvault/chatvault/archive/canon"
+	"github.com/chatvault/chatvault/crypto/seal"
+)
+
+// Source yields canonical messages; io.EOF ends it. A *canon.Reader is one;
+// importers of other export formats are others. Message.Line need only be
+// valid until the next call to Next.
+type Source interface {
+	Next() (canon.Message, error)
+}
+
+// Compression selects the zstd level of new segments.
+type Compression int
+
+const (
+	CompressFastest Compression = iota
+	CompressDefault
+	CompressBetter
+	CompressOff
+)
+
+// ParseCompression maps fastest|default|better|off to a Compression.
+func ParseCompression(s string) (Compression, error) {
+	switch s {
+	case "fastest", "":
+		return CompressFastest, nil
+	case "default":
+		return CompressDefault, nil
+	case "better":
+		return CompressBetter, nil
+	case "off":
+		return CompressOff, nil
+	}
+	return 0, fmt.Errorf("unknown compression %q (want fastest, default, better or off)", s)
+}
+
+// Segment bodies start with a codec byte.
+const (
+	codecNone byte = 0
+	codecZstd byte = 1
+)
+
+// zstdWindow bounds the memory a reader needs per open segment.
+const zstdWindow = 1 << 20
+
+// DefaultSegmentSize is the target plaintext size of a segment.
+const DefaultSegmentSize = 8 << 20
+
+// ExportOptions tune an export. The zero value is a good default.
+type ExportOptions struct {
+	SegmentSize int         // target plaintext bytes per segment; 0: DefaultSegmentSize
+	Compression Compression // zstd level of new segments
+	Jobs        int         // segments compressed and encrypted in parallel; 0: GOMAXPROCS
+	// MaxBuffered bounds the plaintext held for conversations whose segments
+	// are not full yet; past it the largest is written early. 0: 8 segments.
+	MaxBuffered int64
+}
+
+// ExportResult says what an export did. Commit is 0 when there was nothing new.
+type ExportResult struct {
+	Commit           uint64
+	Added            int64 // messages with ids new to the archive
+	Updated          int64 // new revisions of messages already in the archive
+	Unchanged        int64 // messages the archive already held exactly
+	Conversations    int   // conversations that received messages
+	NewConversations int
+	Segments         int
+	StoredBytes      int64 // bytes of new segments
+}
+
+// Export reads every message from src and commits those the archive does not
+// hold yet as a new version (kind export). It is all or nothing: any error,
+// including a malformed message and a cancelled ctx, leaves the archive as it
+// was (objects already written are unreferenced and removed later by prune).
+//
+// Messages are grouped by conversation into segments of about SegmentSize
+// bytes, each sorted by (time, input position), compressed and encrypted in
+// parallel; the result is the same whatever Jobs is. A message is new when its
+// id is not in the conversation's index, and an update when its id is there
+// with another revision (SHA-256 of the line). Within one run the last
+// occurrence of an id wins.
+func (a *Archive) Export(ctx context.Context, src Source, o ExportOptions) (ExportResult, error) {
+	if err := a.needKey(); err != nil {
+		return ExportResult{}, err
+	}
+	if o.SegmentSize <= 0 {
+		o.SegmentSize = DefaultSegmentSize
+	}
+	if o.Jobs <= 0 {
+		o.Jobs = runtime.GOMAXPROCS(0)
+	}
+	if o.MaxBuffered <= 0 {
+		o.MaxBuffered = 8 * int64(o.SegmentSize)
+	}
+	heads, err := a.conversationsAt(ctx, a.Head())
+	if err != nil {
+		return ExportResult{}, err
+	}
+	l, err := a.takeLease(ctx)
+	if err != nil {
+		return ExportResult{}, err
+	}
+	defer l.release()
+
+	e := &exporter{a: a, o: o, n: uint32(a.Head() + 1), b: a.newBuilder(), heads: heads,
+		bySource: map[[32]byte]*convState{}, known: map[[32]byte]ID{},
+		srcMAC: hmac.New(sha256.New, sourceHashKey(a.key, a.id))}
+	for id, k := range a.keyTable {
+		e.known[k.SourceHash] = id
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	e.jobs = make(chan segJob, o.Jobs)
+	for range o.Jobs {
+		g.Go(func() error { return e.worker(gctx) })
+	}
+	readErr := e.read(gctx, src)
+	close(e.jobs)
+	if err := g.Wait(); err != nil {
+		return ExportResult{}, err
+	}
+	if readErr != nil {
+		return ExportResult{}, readErr
+	}
+	if err := ctx.Err(); err != nil {
+		return ExportResult{}, err
+	}
+	return e.finish(ctx)
+}
+
+type exporter struct {
+	a        *Archive
+	o        ExportOptions
+	n        uint32 // the commit being made
+	b        *builder
+	heads    map[ID]Ref // latest manifest per conversation at head
+	bySource map[[32]byte]*convState
+	known    map[[32]byte]ID // source hash → conversation, from the key table
+	order    []*convState    // conversations in order of first message
+	srcMAC   hash.Hash
+	buffered int64
+	seq      int64
+	jobs     chan segJob
+	res      ExportResult
+}
+
+type latestRev struct {
+	rev    [8]byte
+	commit uint32
+}
+
+type revKey struct {
+	idh [16]byte
+	rev [8]byte
+}
+
+// convState is one conversation during an export.
+type convState struct {
+	id         ID
+	key        []byte
+	sourceHash [32]byte
+	sourceKey  string
+	isNew      bool
+	prevRef    *Ref
+	prev       *convManifest
+	idMAC      hash.Hash
+
+	latest   map[[16]byte]latestRev // every id's latest revision, this run included
+	changed  map[[16]byte]bool      // ids whose latest revision this run set
+	replaced map[revKey]int         // revisions written this run and then superseded → index in superseded
+	supers   []indexRecord          // revisions this run superseded; a zero IDHash marks one taken back
+
+	batch    *batch
+	segments []*segmentRef
+	added    int64
+	label    string
+}
+
+// batch is the buffered plaintext of one conversation's next segment.
+type batch struct {
+	buf  []byte
+	ents []entry
+}
+
+type entry struct {
+	sec      int64
+	nsec     int32
+	seq      int64
+	off, len int
+}
+
+type segJob struct {
+	c    *convState
+	b    *batch
+	slot *segmentRef
+}
+
+// read consumes src in the calling goroutine: it decides for each message
+// whether it is new and buffers it; full batches go to the workers.
+func (e *exporter) read(ctx context.Context, src Source) error {
+	var sum [sha256.Size]byte
+	for i := 0; ; i++ {
+		if i%4096 == 0 && ctx.Err() != nil {
+			return ctx.Err()
+		}
+		m, err := src.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		c, err := e.conversation(ctx, m.Conversation)
+		if err != nil {
+			return err
+		}
+		if m.ConversationName != "" {
+			c.label = m.ConversationName
+		}
+		var k revKey
+		c.idMAC.Reset()
+		io.WriteString(c.idMAC, m.ID)
+		copy(k.idh[:], c.idMAC.Sum(sum[:0]))
+		full := sha256.Sum256(m.Line)
+		copy(k.rev[:], full[:])
+		e.seq++
+		if !c.decide(k, e.n, &e.res) {
+			continue
+		}
+		if err := e.buffer(ctx, c, m); err != nil {
+			return err
+		}
+	}
+	for _, c := range e.order {
+		if err := e.dispatch(ctx, c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// decide applies the revision rules to one message and reports whether its
+// line must be written.
+func (c *convState) decide(k revKey, n uint32, res *ExportResult) bool {
+	cur, seen := c.latest[k.idh]
+	switch {
+	case seen && cur.rev == k.rev:
+		res.Unchanged++
+		return false
+	case !seen:
+		c.added++
+		res.Added++
+	default:
+		if i, ok := c.replaced[k]; ok {
+			// A revision this run superseded comes back (A, B, A): take back
+			// its supersession instead of storing the same line twice.
+			back := c.supers[i]
+			c.supers[i].IDHash = [16]byte{}
+			delete(c.replaced, k)
+			c.supersede(k.idh, cur)
+			c.latest[k.idh] = latestRev{rev: k.rev, commit: back.Commit}
+			c.changed[k.idh] = true
+			return false
+		}
+		res.Updated++
+		c.supersede(k.idh, cur)
+	}
+	c.latest[k.idh] = latestRev{rev: k.rev, commit: n}
+	c.changed[k.idh] = true
+	return true
+}
+
+func (c *convState) supersede(idh [16]byte, old latestRev) {
+	c.supers = append(c.supers, indexRecord{IDHash: idh, Rev: old.rev, Commit: old.commit})
+	c.replaced[revKey{idh, old.rev}] = len(c.supers) - 1
+}
+
+func (e *exporter) buffer(ctx context.Context, c *convState, m canon.Message) error {
+	if c.batch == nil {
+		c.batch = &batch{buf: make([]byte, 0, min(e.o.SegmentSize+4096, 1<<20))}
+	}
+	b := c.batch
+	b.ents = append(b.ents, entry{sec: m.Time.Unix(), nsec: int32(m.Time.Nanosecond()), seq: e.seq, off: len(b.buf), len: len(m.Line)})
+	b.buf = append(b.buf, m.Line...)
+	e.buffered += int64(len(m.Line))
+	if len(b.buf) >= e.o.SegmentSize {
+		return e.dispatch(ctx, c)
+	}
+	if e.buffered > e.o.MaxBuffered {
+		// Too many conversations interleave: write out the largest batch early.
+		largest := c
+		for _, o := range e.order {
+			if o.batch != nil && (largest.batch == nil || len(o.batch.buf) > len(largest.batch.buf)) {
+				largest = o
+			}
+		}
+		return e.dispatch(ctx, largest)
+	}
+	return nil
+}
+
+// dispatch hands a conversation's batch to the workers, reserving its place in
+// the segment list so that the order does not depend on which worker is faster.
+func (e *exporter) dispatch(ctx context.Context, c *convState) error {
+	if c.batch == nil || len(c.batch.ents) == 0 {
+		return nil
+	}
+	slot := &segmentRef{}
+	c.segments = append(c.segments, slot)
+	e.buffered -= int64(len(c.batch.buf))
+	job := segJob{c: c, b: c.batch, slot: slot}
+	c.batch = nil
+	select {
+	case e.jobs <- job:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// conversation finds or creates the state of the conversation with this source key.
+func (e *exporter) conversation(ctx context.Context, source string) (*convState, error) {
+	var h [32]byte
+	e.srcMAC.Reset()
+	io.WriteString(e.srcMAC, source)
+	e.srcMAC.Sum(h[:0])
+	if c, ok := e.bySource[h]; ok {
+		return c, nil
+	}
+	c := &convState{sourceHash: h, sourceKey: source, latest: map[[16]byte]latestRev{}, changed: map[[16]byte]bool{}, replaced: map[revKey]int{}}
+	if id, ok := e.known[h]; ok {
+		c.id = id
+		key := e.a.keyTable[id].Key
+		c.key = key[:]
+		if err := e.loadIndex(ctx, c); err != nil {
+			return nil, err
+		}
+	} else {
+		var err error
+		if c.id, err = newID(e.a.opts.Rand); err != nil {
+			return nil, err
+		}
+		if c.key, err = newKey(e.a.opts.Rand); err != nil {
+			return nil, err
+		}
+		c.isNew = true
+		e.res.NewConversations++
+	}
+	c.idMAC = hmac.New(sha256.New, messageIDKey(c.key, c.id))
+	e.bySource[h] = c
+	e.order = append(e.order, c)
+	return c, nil
+}
+
+// loadIndex reads the conversation's manifests and index runs: the latest
+// revision of every message id it holds.
+func (e *exporter) loadIndex(ctx context.Context, c *convState) error {
+	ref, ok := e.heads[c.id]
+	if !ok {
+		return fmt.Errorf("%w: conversation %s is in the key table but in no version", ErrIntegrity, c.id.Short())
+	}
+	chain, err := e.a.manifestChain(ctx, c.id, ref)
+	if err != nil {
+		return err
+	}
+	for _, m := range chain {
+		if m.IndexRun == nil {
+			continue
+		}
+		recs, err := e.a.readIndexRun(ctx, c.id, c.key, *m.IndexRun)
+		if err != nil {
+			return err
+		}
+		for _, r := range recs {
+			c.latest[r.IDHash] = latestRev{rev: r.Rev, commit: r.Commit}
+		}
+	}
+	c.prevRef = &ref
+	c.prev = chain[len(chain)-1]
+	c.label = c.prev.Label
+	return nil
+}
+
+func (a *Archive) readIndexRun(ctx context.Context, conv ID, key []byte, ref Ref) ([]indexRecord, error) {
+	pt, err := a.readSealed(ctx, areaObjects, ref, key, seal.Expect{Kind: seal.KindIndexRun, ConversationID: conv[:], Epoch: a.epochOfObject()}, maxListObject)
+	if err != nil {
+		return nil, err
+	}
+	recs, err := decodeIndexRun(pt)
+	if err != nil {
+		return nil, integrityError(a.paths.object(areaObjects, ref.ID), "%v", err)
+	}
+	return recs, nil
+}
+
+// worker turns batches into stored segments: sort, compress, encrypt, write.
+func (e *exporter) worker(ctx context.Context) error {
+	var enc *zstd.Encoder
+	if e.o.Compression != CompressOff {
+		level := map[Compression]zstd.EncoderLevel{CompressFastest: zstd.SpeedFastest, CompressDefault: zstd.SpeedDefault, CompressBetter: zstd.SpeedBetterCompression}[e.o.Compression]
+		var err error
+		enc, err = zstd.NewWriter(nil, zstd.WithEncoderLevel(level), zstd.WithEncoderConcurrency(1), zstd.WithWindowSize(zstdWindow), zstd.WithEncoderCRC(false))
+		if err != nil {
+			return err
+		}
+		defer enc.Close()
+	}
+	var plain, body []byte
+	for job := range e.jobs {
+		b := job.b
+		slices.SortStableFunc(b.ents, func(x, y entry) int {
+			switch {
+			case x.sec != y.sec:
+				return cmpInt(x.sec, y.sec)
+			case x.nsec != y.nsec:
+				return cmpInt(int64(x.nsec), int64(y.nsec))
+			}
+			return cmpInt(x.seq, y.seq)
+		})
+		plain = plain[:0]
+		for _, en := range b.ents {
+			plain = append(plain, b.buf[en.off:en.off+en.len]...)
+			plain = append(plain, '\n')
+		}
+		if enc != nil {
+			body = enc.EncodeAll(plain, append(body[:0], codecZstd))
+		} else {
+			body = append(append(body[:0], codecNone), plain...)
+		}
+		obj, err := e.a.sealObject(areaObjects, seal.KindSegment, &job.c.id, job.c.key, body)
+		if err != nil {
+			return err
+		}
+		if err := e.b.put(ctx, obj); err != nil {
+			return err
+		}
+		first, last := b.ents[0], b.ents[len(b.ents)-1]
+		*job.slot = segmentRef{Ref: obj.ref, Messages: len(b.ents), Plain: int64(len(plain)),
+			First: time.Unix(first.sec, int64(first.nsec)).UTC(), Last: time.Unix(last.sec, int64(last.nsec)).UTC()}
+	}
+	return nil
+}
+
+func cmpInt(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// finish writes the index runs, manifests, key table and version manifest of
+// every conversation the run changed, then the commit.
+func (e *exporter) finish(ctx context.Context) (ExportResult, error) {
+	a := e.a
+	head := a.commits[len(a.commits)-1].body
+	vm := &versionManifest{Commit: uint64(e.n), Time: a.opts.Now().UTC(), Label: a.versions[len(a.versions)-1].Label,
+		Parent: &head.VersionManifest, Conversations: []convChange{}, Removed: []ID{}, Stores: []string{}}
+	vm.MessagesTotal = a.versions[len(a.versions)-1].MessagesTotal
+	newKeys := false
+	for _, c := range e.order {
+		if len(c.changed) == 0 {
+			continue
+		}
+		ref, err := e.writeConversation(ctx, c)
+		if err != nil {
+			return ExportResult{}, err
+		}
+		vm.Conversations = append(vm.Conversations, convChange{ID: c.id, Manifest: ref, Added: c.added})
+		vm.MessagesAdded += c.added
+		if c.isNew {
+			newKeys = true
+		}
+		if len(c.segments) > 0 {
+			e.res.Conversations++
+		}
+	}
+	if len(vm.Conversations) == 0 {
+		return e.res, nil // nothing new: no commit
+	}
+	vm.MessagesTotal += vm.MessagesAdded
+	keyTable := head.KeyTable
+	if newKeys {
+		entries := make([]keyTableEntry, 0, len(a.keyTable)+len(e.order))
+		for _, k := range a.keyTable {
+			entries = append(entries, k)
+		}
+		for _, c := range e.order {
+			if c.isNew && len(c.changed) > 0 {
+				entries = append(entries, keyTableEntry{Conv: c.id, Key: [32]byte(c.key), SourceHash: c.sourceHash})
+			}
+		}
+		var err error
+		if keyTable, err = e.b.sealed(ctx, areaKeys, seal.KindKeyTable, nil, a.key, encodeKeyTable(entries)); err != nil {
+			return ExportResult{}, err
+		}
+		defer func() {
+			for _, k := range entries {
+				a.keyTable[k.Conv] = k
+			}
+		}()
+	}
+	vmRef, err := e.b.sealedJSON(ctx, areaObjects, seal.KindVersionManifest, nil, a.key, vm)
+	if err != nil {
+		return ExportResult{}, err
+	}
+	err = e.b.commit(ctx, commitBody{Kind: KindExport, Epoch: head.Epoch, Descriptor: head.Descriptor, WrapperSet: head.WrapperSet, KeyTable: keyTable, VersionManifest: vmRef})
+	if err != nil {
+		return ExportResult{}, err
+	}
+	a.versions = append(a.versions, vm)
+	e.res.Commit = uint64(e.n)
+	err = a.updatePin(func(p *Pin) { p.Messages = vm.MessagesTotal; p.Label = vm.Label })
+	return e.res, err
+}
+
+// writeConversation writes one conversation's new index run, superseded run and
+// manifest.
+func (e *exporter) writeConversation(ctx context.Context, c *convState) (Ref, error) {
+	m := &convManifest{Commit: uint64(e.n), Parent: c.prevRef, SourceKey: c.sourceKey, Label: c.label,
+		Participants: []string{}, Segments: []segmentRef{}, Blobs: []Ref{}}
+	if c.prev != nil {
+		m.Messages, m.First, m.Last, m.IndexRunCount = c.prev.Messages, c.prev.First, c.prev.Last, c.prev.IndexRunCount
+	}
+	m.Messages += c.added
+	for _, s := range c.segments {
+		m.Segments = append(m.Segments, *s)
+		e.res.Segments++
+		e.res.StoredBytes += s.Size
+		if m.First.IsZero() || s.First.Before(m.First) {
+			m.First = s.First
+		}
+		if s.Last.After(m.Last) {
+			m.Last = s.Last
+		}
+	}
+	run := make([]indexRecord, 0, len(c.changed))
+	for idh := range c.changed {
+		l := c.latest[idh]
+		run = append(run, indexRecord{IDHash: idh, Rev: l.rev, Commit: l.commit})
+	}
+	ref, err := e.b.sealed(ctx, areaObjects, seal.KindIndexRun, &c.id, c.key, encodeIndexRun(run))
+	if err != nil {
+		return Ref{}, err
+	}
+	m.IndexRun = &ref
+	m.IndexRunCount++
+	var supers []indexRecord
+	for _, s := range c.supers {
+		if s.IDHash != ([16]byte{}) {
+			supers = append(supers, s)
+		}
+	}
+	if len(supers) > 0 {
+		ref, err := e.b.sealed(ctx, areaObjects, seal.KindIndexRun, &c.id, c.key, encodeIndexRun(supers))
+		if err != nil {
+			return Ref{}, err
+		}
+		m.Superseded = &ref
+	}
+	return e.b.sealedJSON(ctx, areaObjects, seal.KindConversationManifest, &c.id, c.key, m)
+}
