@@ -1,13 +1,11 @@
 package archive
 
 import (
-	"bufio"
 	"bytes"
 	"container/heap"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
-	"errors"
 	"fmt"
 	"hash"
 	"io"
@@ -319,12 +317,12 @@ func (r *convReader) decodeSegment(ctx context.Context, s *restoreSeg) ([]byte, 
 
 // segStream reads one segment's lines, for merging.
 type segStream struct {
-	seg  *restoreSeg
-	br   *bufio.Reader
-	line []byte
-	sec  int64 // time of line
-	nsec int
-	pos  int // place of the segment in (commit, order) order
+	seg   *restoreSeg
+	plain []byte // what is left of the segment
+	line  []byte
+	sec   int64 // time of line
+	nsec  int
+	pos   int // place of the segment in (commit, order) order
 }
 
 // openStream decodes a segment whole (it is authenticated and checked against
@@ -336,27 +334,18 @@ func (r *convReader) openStream(ctx context.Context, s *restoreSeg, pos int) (*s
 	if err != nil {
 		return nil, err
 	}
-	return &segStream{seg: s, br: bufio.NewReaderSize(bytes.NewReader(plain), 64<<10), pos: pos}, nil
+	return &segStream{seg: s, plain: plain, pos: pos}, nil
 }
 
 func (s *segStream) advance() (bool, error) {
-	line, err := s.br.ReadSlice('\n')
-	if err == io.EOF && len(line) == 0 {
+	if len(s.plain) == 0 {
 		return false, nil
 	}
-	if errors.Is(err, bufio.ErrBufferFull) {
-		// a long line: collect it whole
-		rest, err2 := s.br.ReadBytes('\n')
-		line = append(append([]byte{}, line...), rest...)
-		err = err2
-	}
+	i := bytes.IndexByte(s.plain, '\n') // decodeSegment checked the final newline
+	s.line, s.plain = s.plain[:i], s.plain[i+1:]
+	m, err := canon.ParseLine(s.line)
 	if err != nil {
-		return false, err
-	}
-	s.line = line[:len(line)-1]
-	m, perr := canon.ParseLine(s.line)
-	if perr != nil {
-		return false, fmt.Errorf("%w: a stored line does not parse: %v", ErrIntegrity, perr)
+		return false, fmt.Errorf("%w: a stored line does not parse: %v", ErrIntegrity, err)
 	}
 	s.sec, s.nsec = m.Time.Unix(), m.Time.Nanosecond()
 	return true, nil
