@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"path/filepath"
 	"testing"
 )
 
@@ -264,5 +265,14 @@ func BenchmarkOpen(b *testing.B) {
 				io.Copy(io.Discard, r)
 			}
 		})
+	}
+}
+
+func TestFuzzCorporaPresent(t *testing.T) {
+	for _, name := range []string{"FuzzReadHeader", "FuzzOpen"} {
+		m, _ := filepath.Glob(filepath.Join("testdata", "fuzz", name, "*"))
+		if len(m) < 3 {
+			t.Errorf("seed corpus of %s has %d files, want at least 3", name, len(m))
+		}
 	}
 }
