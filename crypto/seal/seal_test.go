@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"path/filepath"
+	"slices"
 	"testing"
 )
 
@@ -228,13 +229,18 @@ func FuzzReadHeader(f *testing.F) {
 }
 
 func FuzzOpen(f *testing.F) {
-	obj, _ := Seal(vecParent, vecHeader(AES256GCM), []byte("seed"), bytes.NewReader(seq(0x40, 32)))
-	f.Add(obj)
+	// The objects that legitimately open under vecParent: the test vectors.
+	var legit [][]byte
+	for _, v := range vectors {
+		b, _ := hex.DecodeString(v.want)
+		legit = append(legit, b)
+		f.Add(b)
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		// Only an untouched object may open; anything the fuzzer makes must fail
-		// cleanly, never panic or return plaintext it did not authenticate.
+		// Anything the fuzzer makes must fail cleanly, never panic or return
+		// plaintext it did not authenticate.
 		pt, err := Open(vecParent, vecExpect(), b, 1<<20)
-		if err == nil && !bytes.Equal(b, obj) {
+		if err == nil && !slices.ContainsFunc(legit, func(l []byte) bool { return bytes.Equal(l, b) }) {
 			t.Fatalf("forged object opened: %q", pt)
 		}
 	})
