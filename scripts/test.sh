@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Runs every test of chatvault: formatting, vet, unit, fuzz-seed, end-to-end CLI
+# (testscript) and golden-archive tests under the race detector, the format test
+# vectors against an independent implementation, and the release config check.
+# Usage: ./scripts/test.sh        (CI calls exactly this)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+GORELEASER_VERSION=v2.15.1
+TOOLS_BIN="${CHATVAULT_TOOLS_BIN:-$HOME/.cache/chatvault-tools/bin}"
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go') 2>/dev/null || true)
+if [ -n "$unformatted" ]; then
+  echo "gofmt would change: $unformatted" >&2
+  exit 1
+fi
+
+step "go vet"
+go vet ./...
+
+step "go mod tidy"
+go mod tidy -diff
+
+step "go test (race detector)"
+go test -race -count=1 -timeout 20m ./...
+
+step "format test vectors, independent implementation"
+if python3 -c 'import cryptography' 2>/dev/null; then
+  python3 tools/check_vectors.py
+else
+  echo "skipped: python3 with pyca/cryptography is not installed (the Go tests check the same vectors)"
+fi
+
+step "goreleaser check ($GORELEASER_VERSION)"
+if [ ! -x "$TOOLS_BIN/goreleaser" ] || ! "$TOOLS_BIN/goreleaser" --version 2>/dev/null | grep -q "${GORELEASER_VERSION#v}"; then
+  echo "installing goreleaser $GORELEASER_VERSION into $TOOLS_BIN (a few minutes, once per machine)"
+  GOBIN="$TOOLS_BIN" go install "github.com/goreleaser/goreleaser/v2@$GORELEASER_VERSION"
+fi
+"$TOOLS_BIN/goreleaser" check
+
+echo
+echo "all tests passed"
