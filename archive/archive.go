@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 
@@ -240,8 +241,10 @@ func (a *Archive) checkPin() error {
 		return fmt.Errorf("%w: archive %s has fingerprint %s, but this device knows it as %s (a different archive under the same id)", ErrIntegrity, a.id, fp, pin.Fingerprint)
 	}
 	for k, d := range pin.Commits {
-		var n uint64
-		fmt.Sscan(k, &n)
+		n, err := strconv.ParseUint(k, 10, 64)
+		if err != nil || n == 0 {
+			return fmt.Errorf("state file of archive %s names commit %q", a.id, k)
+		}
 		if n > a.Head() {
 			return fmt.Errorf("%w: %s: commit %d, which this device verified before, has vanished (the store was rolled back to commit %d)", ErrIntegrity, a.paths.commit(n), n, a.Head())
 		}

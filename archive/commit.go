@@ -196,16 +196,15 @@ const (
 )
 
 type lease struct {
-	a      *Archive
-	mu     sync.Mutex
-	name   string
-	stop   chan struct{}
-	done   chan struct{}
-	ownIDs map[string]bool
+	a    *Archive
+	mu   sync.Mutex
+	name string
+	stop chan struct{}
+	done chan struct{}
 }
 
 func (a *Archive) takeLease(ctx context.Context) (*lease, error) {
-	l := &lease{a: a, stop: make(chan struct{}), done: make(chan struct{}), ownIDs: map[string]bool{}}
+	l := &lease{a: a, stop: make(chan struct{}), done: make(chan struct{})}
 	if err := l.renew(ctx); err != nil {
 		return nil, err
 	}
@@ -244,7 +243,6 @@ func (l *lease) renew(ctx context.Context) error {
 	l.mu.Lock()
 	old := l.name
 	l.name = name
-	l.ownIDs[name] = true
 	l.mu.Unlock()
 	if old != "" {
 		return l.a.st.Delete(ctx, old)

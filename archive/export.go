@@ -497,8 +497,9 @@ func (e *exporter) finish(ctx context.Context) (ExportResult, error) {
 	}
 	vm.MessagesTotal += vm.MessagesAdded
 	keyTable := head.KeyTable
+	var entries []keyTableEntry
 	if newKeys {
-		entries := make([]keyTableEntry, 0, len(a.keyTable)+len(e.order))
+		entries = make([]keyTableEntry, 0, len(a.keyTable)+len(e.order))
 		for _, k := range a.keyTable {
 			entries = append(entries, k)
 		}
@@ -511,11 +512,6 @@ func (e *exporter) finish(ctx context.Context) (ExportResult, error) {
 		if keyTable, err = e.b.sealed(ctx, areaKeys, seal.KindKeyTable, nil, a.key, encodeKeyTable(entries)); err != nil {
 			return ExportResult{}, err
 		}
-		defer func() {
-			for _, k := range entries {
-				a.keyTable[k.Conv] = k
-			}
-		}()
 	}
 	vmRef, err := e.b.sealedJSON(ctx, areaObjects, seal.KindVersionManifest, nil, a.key, vm)
 	if err != nil {
@@ -526,6 +522,9 @@ func (e *exporter) finish(ctx context.Context) (ExportResult, error) {
 		return ExportResult{}, err
 	}
 	a.versions = append(a.versions, vm)
+	for _, k := range entries {
+		a.keyTable[k.Conv] = k
+	}
 	e.res.Commit = uint64(e.n)
 	err = a.updatePin(func(p *Pin) { p.Messages = vm.MessagesTotal; p.Label = vm.Label })
 	return e.res, err

@@ -23,14 +23,18 @@
 //     encoding/json decodes it. This keeps the validity decision identical to
 //     encoding/json's, which the differential fuzz test relies on.
 //   - The value is an object nested at most [MaxDepth] arrays/objects deep
-//     (the top-level object counts as depth 1).
+//     (the top-level object counts as depth 1). This is the one place where
+//     the tokenizer is stricter than json.Valid, whose limit is 10000.
 //   - The top-level keys "conversation", "id", "time" and "kind" are each
 //     present exactly once and each has a string value. Keys are compared
 //     after unescaping, so "\u0069d" is "id". A repeated required key is
 //     malformed: which one would win is exactly the kind of ambiguity an
 //     archive must not carry.
 //   - "time" parses with time.Parse(time.RFC3339Nano, …), so it carries an
-//     offset ("Z" or ±hh:mm) and may carry fractional seconds.
+//     offset ("Z" or ±hh:mm) and may carry fractional seconds. Go's parser
+//     is slightly more lenient than RFC 3339 (it takes a one-digit hour, a
+//     ',' before the fraction, an offset hour of 24: go.dev/issue/54580);
+//     those are accepted too, and Message.TimeText keeps the text as written.
 //   - "kind" is "message" or "service".
 //
 // "conversation_name" is extracted when present and a string; it is optional,
@@ -53,8 +57,13 @@
 //
 // # Reading files
 //
+// ParseLine itself takes one line with or without its terminator: "\n" and
+// "\r" are JSON whitespace, and whatever whitespace surrounds the object is
+// part of Message.Line.
+//
 // [Reader] splits its input at '\n', strips one trailing '\r' (so CRLF files
-// import exactly like LF files), accepts a missing final newline, skips lines
+// import exactly like LF files: the line ending is not part of a line, and a
+// restore writes "\n"), accepts a missing final newline, skips lines
 // that are empty or only JSON whitespace, and bounds a line at
 // [MaxLineSize] bytes: a longer line is reported as an error and skipped
 // without buffering it, so memory stays bounded. Message.Line returned by a

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"testing"
 	"testing/iotest"
@@ -134,9 +135,18 @@ func checkParseLine(t *testing.T, in []byte) {
 	}
 }
 
+// FuzzParseLineDifferential checks ParseLine against encoding/json on the
+// input itself and on the input placed inside an otherwise valid message as
+// a value, as a string's contents and as a key, so that random fragments
+// exercise every part of the tokenizer without having to form a whole valid
+// message first.
 func FuzzParseLineDifferential(f *testing.F) {
+	const head = `{"conversation":"c","time":"2024-03-01T10:00:00Z","kind":"message"`
 	f.Fuzz(func(t *testing.T, in []byte) {
 		checkParseLine(t, in)
+		checkParseLine(t, slices.Concat([]byte(head+`,"id":"1","raw":`), in, []byte(`}`)))
+		checkParseLine(t, slices.Concat([]byte(head+`,"id":"`), in, []byte(`"}`)))
+		checkParseLine(t, slices.Concat([]byte(head+`,"id":"1","`), in, []byte(`":0}`)))
 	})
 }
 
@@ -206,7 +216,7 @@ func FuzzReader(f *testing.F) {
 			}
 			for i := range want {
 				if got[i] != want[i] {
-					t.Fatalf("bufSize %d max %d: result %d = %+v, want %+v", c.bufSize, c.max, i, got[i], want[i])
+					t.Fatalf("bufSize %d max %d: result %d = %#v, want %#v", c.bufSize, c.max, i, got[i], want[i])
 				}
 			}
 		}

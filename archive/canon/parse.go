@@ -31,7 +31,7 @@ var ErrMalformed = errors.New("malformed line")
 var ErrLineTooLong = errors.New("line too long")
 
 // Message is what the archive needs from one line. All fields except Line
-// are fresh strings/values owned by the caller.
+// are owned by the caller; the strings are substrings of one allocation.
 type Message struct {
 	Conversation     string    // "conversation": the source's stable conversation key
 	ID               string    // "id": unique within the conversation

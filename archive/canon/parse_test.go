@@ -236,3 +236,27 @@ func TestParseLineAllocs(t *testing.T) {
 		t.Errorf("ParseLine allocates %v times per call, want <= 2", allocs)
 	}
 }
+
+// TestParseLineTimeLeniency pins down what time.Parse(time.RFC3339Nano)
+// accepts beyond RFC 3339 (go.dev/issue/54580), as documented.
+func TestParseLineTimeLeniency(t *testing.T) {
+	for _, tt := range []struct {
+		time string
+		ok   bool
+	}{
+		{"2024-03-01T1:00:00Z", true},
+		{"2024-03-01T10:00:00,5Z", true},
+		{"2024-03-01T10:00:00+24:00", true},
+		{"2024-03-01T10:00:00+25:00", false},
+		{"2024-03-01t10:00:00z", false},
+		{"2024-03-01T10:00:00+0100", false},
+		{"2024-03-01 10:00:00Z", false},
+		{"2024-02-30T10:00:00Z", false},
+		{"2024-03-01T10:00:00.1234567891Z", true},
+	} {
+		_, err := ParseLine([]byte(`{"conversation":"c","id":"1","time":"` + tt.time + `","kind":"message"}`))
+		if (err == nil) != tt.ok {
+			t.Errorf("time %q: err = %v, want ok = %v", tt.time, err, tt.ok)
+		}
+	}
+}
