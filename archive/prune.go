@@ -11,7 +11,7 @@ import (
 
 // PruneOptions tune Prune.
 type PruneOptions struct {
-	Grace  time.Duration // only objects older than this are removed; 0: 24 h
+	Grace  time.Duration // only objects older than this are removed (the CLI's default is 24 h)
 	DryRun bool          // list, remove nothing
 }
 
@@ -27,8 +27,8 @@ type PruneReport struct {
 // period, and expired leases. It refuses to run while another writer holds a
 // live lease (ErrConflict): that writer's new objects are not referenced yet.
 func (a *Archive) Prune(ctx context.Context, o PruneOptions) (PruneReport, error) {
-	if o.Grace <= 0 {
-		o.Grace = 24 * time.Hour
+	if o.Grace < 0 {
+		return PruneReport{}, fmt.Errorf("negative grace period %s", o.Grace)
 	}
 	now := a.opts.Now()
 	var stale []remote.Info

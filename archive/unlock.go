@@ -86,7 +86,10 @@ func (a *Archive) Unlock(ctx context.Context, unlockers ...Unlocker) error {
 				return integrityError(a.paths.object(areaKeys, w.ID), "the %s wrapper opens to a key that is not this archive's (key check failed)", w.Type)
 			}
 			a.key, a.signer = key, signer
-			return a.loadKeyTable(ctx)
+			if err := a.loadKeyTable(ctx); err != nil {
+				return err
+			}
+			return a.cacheLabel(ctx)
 		}
 	}
 	if refused != nil {
@@ -230,3 +233,13 @@ func (a *Archive) readConvManifest(ctx context.Context, conv ID, key []byte, ref
 // epochOfObject is the key epoch of objects under conversation keys. Until
 // re-keys exist every object is of epoch 0.
 func (a *Archive) epochOfObject() uint32 { return 0 }
+
+// cacheLabel records the archive's label and message count in the device
+// state, so that names resolve and ls shows them without unlocking.
+func (a *Archive) cacheLabel(ctx context.Context) error {
+	if err := a.loadVersions(ctx); err != nil {
+		return err
+	}
+	vm := a.versions[len(a.versions)-1]
+	return a.updatePin(func(p *Pin) { p.Label, p.Messages = vm.Label, vm.MessagesTotal })
+}

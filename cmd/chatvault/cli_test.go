@@ -1,0 +1,192 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strings"
+	"testing"
+
+	"github.com/chatvault/chatvault/archive"
+	"github.com/chatvault/chatvault/archive/canon"
+	"github.com/chatvault/chatvault/kms/secret"
+	"github.com/chatvault/chatvault/remote"
+)
+
+func TestExitCode(t *testing.T) {
+	ctx := context.Background()
+	canceled, cancel := context.WithCancel(ctx)
+	cancel()
+	lineErr := &canon.LineError{Name: "f.jsonl", Line: 3, Reason: "bad", Err: canon.ErrMalformed}
+	tests := []struct {
+		name    string
+		ctx     context.Context
+		err     error
+		started bool
+		code    int
+		hint    string
+	}{
+		{"ok", ctx, nil, true, 0, ""},
+		{"plain", ctx, errors.New("boom"), true, 1, ""},
+		{"before run", ctx, errors.New(`unknown flag: --x`), false, 2, ""},
+		{"usage", ctx, usageErrorf("bad"), true, 2, ""},
+		{"malformed", ctx, fmt.Errorf("export: %w", lineErr), true, 1, "nothing was committed"},
+		{"integrity", ctx, fmt.Errorf("x: %w", archive.ErrIntegrity), true, 3, ""},
+		{"integrity wins over wrong key", ctx, fmt.Errorf("%w: %w", archive.ErrIntegrity, archive.ErrWrongKey), true, 3, ""},
+		{"wrong key", ctx, fmt.Errorf("x: %w", archive.ErrWrongKey), true, 4, "check the passphrase"},
+		{"unavailable", ctx, fmt.Errorf("x: %w", remote.ErrUnavailable), true, 5, ""},
+		{"conflict", ctx, fmt.Errorf("x: %w", archive.ErrConflict), true, 6, "run the command again"},
+		{"ambiguous", ctx, fmt.Errorf("x: %w", archive.ErrAmbiguous), true, 2, ""},
+		{"no secret", ctx, fmt.Errorf("x: %w", secret.ErrNoSecret), true, 2, ""},
+		{"missing secret file", ctx, secretFileError(&fs.PathError{Op: "open", Path: "p", Err: fs.ErrNotExist}), true, 2, ""},
+		{"not found", ctx, withHint(fmt.Errorf("x: %w", archive.ErrNotFound), "run ls"), true, 1, "run ls"},
+		{"canceled", ctx, fmt.Errorf("x: %w", context.Canceled), true, 130, ""},
+		{"interrupted", canceled, errors.New("some error"), true, 130, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, hint := exitCode(tt.ctx, tt.err, tt.started)
+			if code != tt.code || !strings.Contains(hint, tt.hint) || (tt.hint == "" && hint != "") {
+				t.Errorf("exitCode = %d, %q; want %d, %q", code, hint, tt.code, tt.hint)
+			}
+		})
+	}
+}
+
+func TestExitStatusHelpListsEveryCode(t *testing.T) {
+	help := exitStatusHelp()
+	for _, c := range []int{0, 1, 2, 3, 4, 5, 6, 130} {
+		if !strings.Contains(help, fmt.Sprintf("%3d  ", c)) {
+			t.Errorf("exit status %d missing from help:\n%s", c, help)
+		}
+	}
+}
+
+func TestRestoreFileName(t *testing.T) {
+	id := archive.ID{0xab, 0xcd, 0xef, 0x01, 0x23, 0x45}
+	tests := []struct{ label, want string }{
+		{"Alice & Bob", "Alice___Bob-abcdef012345.jsonl"},
+		{"", "conversation-abcdef012345.jsonl"},
+		{"../../etc/passwd", "_._.._etc_passwd-abcdef012345.jsonl"},
+		{".hidden", "_hidden-abcdef012345.jsonl"},
+		{"a/b\\c\x00d", "a_b_c_d-abcdef012345.jsonl"},
+		{"Привет-мир_2.0", "Привет-мир_2.0-abcdef012345.jsonl"},
+		{strings.Repeat("x", 100), strings.Repeat("x", 60) + "-abcdef012345.jsonl"},
+		// Truncation never splits a character: 30 two-byte letters fit, the 31st does not.
+		{strings.Repeat("é", 31), strings.Repeat("é", 30) + "-abcdef012345.jsonl"},
+	}
+	for _, tt := range tests {
+		got := restoreFileName(tt.label, id, ".jsonl")
+		if got != tt.want {
+			t.Errorf("restoreFileName(%q) = %q, want %q", tt.label, got, tt.want)
+		}
+		if strings.ContainsAny(got, "/\\\x00") || strings.HasPrefix(got, ".") {
+			t.Errorf("restoreFileName(%q) = %q is not a plain file name", tt.label, got)
+		}
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	good := map[string]int64{
+		"8MiB": 8 << 20, "8mib": 8 << 20, "512KiB": 512 << 10, "1M": 1 << 20, "1MB": 1000000,
+		"4096": 4096, "1GiB": 1 << 30, " 2 MiB ": 2 << 20, "100b": 100,
+	}
+	for in, want := range good {
+		if got, err := parseSize(in); err != nil || got != want {
+			t.Errorf("parseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "0", "-1MiB", "2GiB", "1.5MiB", "MiB", "8 parsecs", "9223372036854775807KiB"} {
+		if got, err := parseSize(in); err == nil {
+			t.Errorf("parseSize(%q) = %d, want an error", in, got)
+		}
+	}
+	var s sizeFlag = 8 << 20
+	if s.String() != "8MiB" {
+		t.Errorf("sizeFlag.String() = %q", s.String())
+	}
+}
+
+func TestFormatTextLine(t *testing.T) {
+	tests := []struct{ line, want string }{
+		{`{"conversation":"c","id":"1","time":"2024-03-01T10:00:00+02:00","kind":"message","sender":"alice","sender_name":"Alice","text":"hello"}`,
+			"2024-03-01 10:00:00 +02:00  Alice: hello"},
+		{`{"conversation":"c","id":"2","time":"2024-03-01T08:00:00Z","kind":"message","sender":"bob","text":["a ",{"type":"link","text":"b"}," c"],"reply_to":1}`,
+			"2024-03-01 08:00:00 +00:00  bob: ↪ reply to 1 a b c"},
+		{`{"conversation":"c","id":"3","time":"2024-03-01T08:00:00Z","kind":"message","text":"x","edited_at":"2024-03-01T09:00:00Z","reactions":[{"emoji":"👍","count":3}]}`,
+			"2024-03-01 08:00:00 +00:00  ?: x (edited) [👍×3]"},
+		{`{"conversation":"c","id":"4","time":"2024-03-01T08:00:00Z","kind":"message","sender_name":"A","attachments":[{"name":"v.mp4","missing":"not exported"}]}`,
+			"2024-03-01 08:00:00 +00:00  A: [v.mp4 (missing: not exported)]"},
+		{`{"conversation":"c","id":"5","time":"2024-03-01T08:00:00Z","kind":"service","sender_name":"A","service":{"action":"pin_message"}}`,
+			"2024-03-01 08:00:00 +00:00  [service] A: pin_message"},
+		{`{"conversation":"c","id":"7","time":"2024-03-01T08:00:00Z","kind":"message","sender_name":"A","text":"t","attachments":"oops","reactions":[{"emoji":"❤"}]}`,
+			"2024-03-01 08:00:00 +00:00  A: t [❤]"},
+		{`{"conversation":"c","id":"8","time":"2024-03-01T08:00:00Z","kind":"message","sender_name":"A","attachments":[{"name":"a.pdf","size":"2048","missing":true}]}`,
+			"2024-03-01 08:00:00 +00:00  A: [a.pdf (2.0 KiB, missing)]"},
+		{`{"conversation":"c","id":"6","time":"2024-03-01T08:00:00Z","kind":"message","sender":42,"text":"one\ntwo"}`,
+			"2024-03-01 08:00:00 +00:00  42: one\n    two"},
+	}
+	for _, tt := range tests {
+		if got := formatTextLine([]byte(tt.line)); got != tt.want {
+			t.Errorf("formatTextLine(%s)\n got %q\nwant %q", tt.line, got, tt.want)
+		}
+	}
+}
+
+func TestIsSecretFlag(t *testing.T) {
+	for _, name := range []string{"passphrase", "passphrase-file", "passphrase_command", "PASSPHRASE", "recovery-key", "recovery_key_file", "yes"} {
+		if !isSecretFlag(name) {
+			t.Errorf("isSecretFlag(%q) = false", name)
+		}
+	}
+	for _, name := range []string{"repo", "state-dir", "json", "format", "yesterday"} {
+		if isSecretFlag(name) {
+			t.Errorf("isSecretFlag(%q) = true", name)
+		}
+	}
+}
+
+// TestExportFlags parses a command line with the command's runF replaced, so flag
+// handling is tested without a store.
+func TestExportFlags(t *testing.T) {
+	a := newApp(strings.NewReader(""), &bytes.Buffer{}, &bytes.Buffer{})
+	var got *exportOptions
+	root := newRootCmd(a)
+	for _, c := range root.Commands() {
+		if c.Name() == "export" {
+			root.RemoveCommand(c)
+		}
+	}
+	root.AddCommand(newExportCmd(a, func(_ context.Context, o *exportOptions) error { got = o; return nil }))
+	t.Setenv("CHATVAULT_JOBS", "3")
+	t.Setenv("CHATVAULT_CONFIG", "/nonexistent/config.yaml")
+	root.SetArgs([]string{"export", "Arch", "a.jsonl", "-", "--segment-size", "512KiB", "--format", "jsonl"})
+	err := root.ExecuteContext(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "nonexistent") {
+		t.Fatalf("a missing --config file: err = %v, want an error naming it", err)
+	}
+
+	t.Setenv("CHATVAULT_CONFIG", "")
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	root.SetArgs([]string{"export", "Arch", "a.jsonl", "-", "--segment-size", "512KiB", "--format", "jsonl"})
+	if err := root.ExecuteContext(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got == nil {
+		t.Fatal("runF not called")
+	}
+	if got.Archive != "Arch" || strings.Join(got.Files, ",") != "a.jsonl,-" || got.SegmentSize != 512<<10 || got.Format != "jsonl" || got.Jobs != 3 || got.Compression != "default" {
+		t.Errorf("options = %+v", *got)
+	}
+}
+
+func TestPlural(t *testing.T) {
+	if got := plural(1, "message"); got != "1 message" {
+		t.Error(got)
+	}
+	if got := plural(int64(0), "message"); got != "0 messages" {
+		t.Error(got)
+	}
+}

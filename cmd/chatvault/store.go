@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strings"
+
+	"github.com/spf13/pflag"
+
+	"github.com/chatvault/chatvault/archive"
+	"github.com/chatvault/chatvault/kms/recovery"
+	"github.com/chatvault/chatvault/kms/secret"
+	"github.com/chatvault/chatvault/remote"
+	"github.com/chatvault/chatvault/remote/local"
+)
+
+// openStore opens the store named by --repo. Only init may create a local
+// store directory; the other commands refuse a missing one, so that a typo or
+// an unmounted disk is not mistaken for an empty store.
+func openStore(ctx context.Context, repo string, create bool) (remote.Store, error) {
+	_ = ctx // S3 stores will need it
+	switch {
+	case repo == "":
+		return nil, usageErrorf("no store: set --repo (or CHATVAULT_REPO)")
+	case strings.HasPrefix(repo, "s3://"):
+		return nil, usageErrorf("S3 stores are not supported yet (--repo %s)", repo)
+	}
+	if !create {
+		if _, err := os.Stat(repo); errors.Is(err, fs.ErrNotExist) {
+			return nil, withHint(fmt.Errorf("no store at %s", repo),
+				"create an archive there with `chatvault init LABEL`, or pass --repo")
+		}
+	}
+	return local.Open(repo)
+}
+
+// openArchive resolves name in the store and opens the archive, locked.
+func (a *app) openArchive(ctx context.Context, st remote.Store, name, pin string) (*archive.Archive, error) {
+	id, err := archive.Resolve(ctx, st, name, a.state())
+	if errors.Is(err, archive.ErrNotFound) {
+		return nil, withHint(err, "run `chatvault ls` to list the archives in "+st.String())
+	}
+	if err != nil {
+		return nil, err
+	}
+	a.notef("archive %s in %s", id, st)
+	return archive.Open(ctx, st, id, a.archiveOptions(pin))
+}
+
+// keyFlags are the flags that give the secret opening an archive.
+type keyFlags struct {
+	passphraseFile    string
+	passphraseCommand string
+	recoveryKeyFile   string
+}
+
+func (k *keyFlags) register(fs *pflag.FlagSet) {
+	fs.StringVar(&k.passphraseFile, "passphrase-file", "", "read the passphrase from `FILE`")
+	fs.StringVar(&k.passphraseCommand, "passphrase-command", "", "read the passphrase from the output of `COMMAND` (run with sh -c)")
+	fs.StringVar(&k.recoveryKeyFile, "recovery-key-file", "", "open the archive with the recovery key (or recovery sheet) in `FILE`")
+}
+
+// secretSource is where passphrases come from in this run. stdinIsData says
+// that standard input carries data (export -), so prompts use /dev/tty.
+func (a *app) secretSource(k keyFlags, stdinIsData bool) secret.Source {
+	src := secret.Source{
+		File:    k.passphraseFile,
+		Command: k.passphraseCommand,
+		Env:     secret.DefaultEnv,
+		Stderr:  a.errOut,
+	}
+	tty := a.stdinTTY
+	if stdinIsData {
+		tty = nil
+		if f, err := os.Open("/dev/tty"); err == nil {
+			tty = f // left open for the life of the process
+		}
+	} else {
+		src.Stdin = a.in
+	}
+	if tty != nil {
+		src.Prompt = secret.TerminalPrompt(tty, a.errOut)
+	}
+	return src
+}
+
+// unlock adds the archive key to ar, from the recovery key file if one is given,
+// else from a passphrase.
+func (a *app) unlock(ctx context.Context, ar *archive.Archive, k keyFlags, stdinIsData bool) error {
+	var u archive.Unlocker
+	hint := ""
+	if k.recoveryKeyFile != "" {
+		key, err := recovery.ReadFile(k.recoveryKeyFile)
+		if err != nil {
+			return secretFileError(err)
+		}
+		u = archive.RecoveryUnlocker{Key: key}
+		hint = "check that the recovery key in " + k.recoveryKeyFile + " belongs to this archive"
+	} else {
+		src := a.secretSource(k, stdinIsData)
+		purpose := "passphrase for archive " + a.archiveName(ar.ID())
+		u = &archive.PassphraseUnlocker{Get: func(ctx context.Context) ([]byte, error) {
+			p, err := src.Passphrase(ctx, purpose, false)
+			return p, secretFileError(err)
+		}}
+	}
+	err := ar.Unlock(ctx, u)
+	if hint != "" && errors.Is(err, archive.ErrWrongKey) && !errors.Is(err, archive.ErrIntegrity) {
+		return withHint(err, hint)
+	}
+	return err
+}
+
+// archiveName is how prompts name an archive: its cached label and short id.
+func (a *app) archiveName(id archive.ID) string {
+	if pin, err := a.state().Load(id); err == nil && pin != nil && pin.Label != "" {
+		return fmt.Sprintf("%q (%s)", pin.Label, id.Short())
+	}
+	return id.Short()
+}
