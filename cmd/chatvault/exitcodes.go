@@ -125,7 +125,7 @@ func defaultHint(err error, code int) string {
 	case code == exitKey:
 		return "check the passphrase, or use --recovery-key-file"
 	case code == exitConflict:
-		return "another export committed first; run the command again"
+		return "another writer changed the archive or is still at work; run the command again (a lease left by a killed run expires after 10 minutes)"
 	case errors.Is(err, canon.ErrMalformed), errors.Is(err, canon.ErrLineTooLong):
 		return "nothing was committed; fix the input and run the command again"
 	}
