@@ -39,6 +39,16 @@ func (b *builder) put(ctx context.Context, obj newObject) error {
 	return nil
 }
 
+// record notes an object written outside put (a streamed blob) for the
+// integrity list, then runs done.
+func (b *builder) record(ar area, ref Ref, crc uint64, done func()) error {
+	b.mu.Lock()
+	b.recs = append(b.recs, integrityRecord{Area: ar, ID: ref.ID, Size: ref.Size, SHA256: ref.SHA256, CRC64: crc})
+	b.mu.Unlock()
+	done()
+	return nil
+}
+
 // hashed stores a plaintext object whose body is JSON, with a SHA-256 trailer.
 func (b *builder) hashed(ctx context.Context, ar area, kind seal.Kind, v any) (Ref, error) {
 	id, err := newID(b.a.opts.Rand)

@@ -185,6 +185,9 @@ type convState struct {
 	replaced map[revKey]int         // revisions written this run and then superseded → index in superseded
 	supers   []indexRecord          // revisions this run superseded; a zero IDHash marks one taken back
 
+	blobs    map[Digest]bool // attachments the conversation holds
+	newBlobs []blobRef       // attachments this run stored
+
 	batch    *batch
 	segments []*segmentRef
 	added    int64
@@ -241,6 +244,13 @@ func (e *exporter) read(ctx context.Context, src Source) error {
 		e.seq++
 		if !c.decide(k, e.n, &e.res) {
 			continue
+		}
+		if bl, ok := src.(canon.BlobLister); ok {
+			for _, b := range bl.Blobs() {
+				if err := e.storeBlob(ctx, c, b); err != nil {
+					return err
+				}
+			}
 		}
 		if err := e.buffer(ctx, c, m); err != nil {
 			return err
@@ -342,7 +352,7 @@ func (e *exporter) conversation(ctx context.Context, source string) (*convState,
 	if c, ok := e.bySource[h]; ok {
 		return c, nil
 	}
-	c := &convState{sourceHash: h, sourceKey: source, latest: map[[16]byte]latestRev{}, changed: map[[16]byte]bool{}, replaced: map[revKey]int{}}
+	c := &convState{sourceHash: h, sourceKey: source, latest: map[[16]byte]latestRev{}, changed: map[[16]byte]bool{}, replaced: map[revKey]int{}, blobs: map[Digest]bool{}}
 	if id, ok := e.known[h]; ok {
 		c.id = id
 		key := e.a.keyTable[id].Key
@@ -379,6 +389,9 @@ func (e *exporter) loadIndex(ctx context.Context, c *convState) error {
 		return err
 	}
 	for _, m := range chain {
+		for _, b := range m.Blobs {
+			c.blobs[b.Content] = true
+		}
 		if m.IndexRun == nil {
 			continue
 		}
@@ -534,7 +547,7 @@ func (e *exporter) finish(ctx context.Context) (ExportResult, error) {
 // manifest.
 func (e *exporter) writeConversation(ctx context.Context, c *convState) (Ref, error) {
 	m := &convManifest{Commit: uint64(e.n), Parent: c.prevRef, SourceKey: c.sourceKey, Label: c.label,
-		Participants: []string{}, Segments: []segmentRef{}, Blobs: []Ref{}}
+		Participants: []string{}, Segments: []segmentRef{}, Blobs: append([]blobRef{}, c.newBlobs...)}
 	if c.prev != nil {
 		m.Messages, m.First, m.Last, m.IndexRunCount = c.prev.Messages, c.prev.First, c.prev.Last, c.prev.IndexRunCount
 	}

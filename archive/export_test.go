@@ -223,11 +223,14 @@ type failingStore struct {
 var errDiskFull = errors.New("no space left on device")
 
 func (f *failingStore) Create(ctx context.Context, name string, r io.Reader, size int64) error {
+	if strings.Contains(name, "/leases/") {
+		return f.Store.Create(ctx, name, r, size)
+	}
 	f.mu.Lock()
 	f.after--
 	fail := f.after < 0
 	f.mu.Unlock()
-	if fail && !strings.Contains(name, "/leases/") {
+	if fail {
 		return errDiskFull
 	}
 	return f.Store.Create(ctx, name, r, size)

@@ -127,8 +127,8 @@ type convManifest struct {
 	Segments      []segmentRef `json:"segments"`   // added by this commit, in order
 	IndexRun      *Ref         `json:"index_run"`  // latest revisions added by this commit
 	Superseded    *Ref         `json:"superseded"` // revisions this commit replaced
-	Blobs         []Ref        `json:"blobs"`
-	Messages      int64        `json:"messages"` // distinct message ids, all commits
+	Blobs         []blobRef    `json:"blobs"`      // attachments added by this commit
+	Messages      int64        `json:"messages"`   // distinct message ids, all commits
 	First         time.Time    `json:"first"`
 	Last          time.Time    `json:"last"`
 	IndexRunCount int          `json:"index_runs"` // runs in the chain, for compaction

@@ -199,6 +199,17 @@ func (a *Archive) verifyContent(ctx context.Context, readData bool) error {
 			if !readData {
 				continue
 			}
+			for _, b := range m.Blobs {
+				rc, err := a.OpenBlob(ctx, conv, b.Content.String())
+				if err != nil {
+					return err
+				}
+				_, err = io.Copy(io.Discard, rc)
+				rc.Close()
+				if err != nil {
+					return err
+				}
+			}
 			for _, s := range m.Segments {
 				if _, err := r.decodeSegment(ctx, &restoreSeg{segmentRef: s, commit: m.Commit}); err != nil {
 					return err
