@@ -59,8 +59,13 @@ const (
 // zstdWindow bounds the memory a reader needs per open segment.
 const zstdWindow = 1 << 20
 
-// DefaultSegmentSize is the target plaintext size of a segment.
-const DefaultSegmentSize = 8 << 20
+// DefaultSegmentSize is the target plaintext size of a segment, and
+// MaxSegmentSize the largest target accepted (readers refuse segments over
+// maxSegmentPlain: a target plus one maximal line stays below it).
+const (
+	DefaultSegmentSize = 8 << 20
+	MaxSegmentSize     = 64 << 20
+)
 
 // ExportOptions tune an export. The zero value is a good default.
 type ExportOptions struct {
@@ -101,6 +106,9 @@ func (a *Archive) Export(ctx context.Context, src Source, o ExportOptions) (Expo
 	}
 	if o.SegmentSize <= 0 {
 		o.SegmentSize = DefaultSegmentSize
+	}
+	if o.SegmentSize > MaxSegmentSize {
+		return ExportResult{}, fmt.Errorf("segment size %d is over the limit of %d", o.SegmentSize, MaxSegmentSize)
 	}
 	if o.Jobs <= 0 {
 		o.Jobs = runtime.GOMAXPROCS(0)

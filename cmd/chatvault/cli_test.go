@@ -91,14 +91,14 @@ func TestRestoreFileName(t *testing.T) {
 func TestParseSize(t *testing.T) {
 	good := map[string]int64{
 		"8MiB": 8 << 20, "8mib": 8 << 20, "512KiB": 512 << 10, "1M": 1 << 20, "1MB": 1000000,
-		"4096": 4096, "1GiB": 1 << 30, " 2 MiB ": 2 << 20, "100b": 100,
+		"4096": 4096, "64MiB": 64 << 20, " 2 MiB ": 2 << 20, "100b": 100,
 	}
 	for in, want := range good {
 		if got, err := parseSize(in); err != nil || got != want {
 			t.Errorf("parseSize(%q) = %d, %v; want %d", in, got, err, want)
 		}
 	}
-	for _, in := range []string{"", "0", "-1MiB", "2GiB", "1.5MiB", "MiB", "8 parsecs", "9223372036854775807KiB"} {
+	for _, in := range []string{"", "0", "-1MiB", "65MiB", "2GiB", "1.5MiB", "MiB", "8 parsecs", "9223372036854775807KiB"} {
 		if got, err := parseSize(in); err == nil {
 			t.Errorf("parseSize(%q) = %d, want an error", in, got)
 		}
@@ -177,7 +177,7 @@ func TestExportFlags(t *testing.T) {
 	if got == nil {
 		t.Fatal("runF not called")
 	}
-	if got.Archive != "Arch" || strings.Join(got.Files, ",") != "a.jsonl,-" || got.SegmentSize != 512<<10 || got.Format != "jsonl" || got.Jobs != 3 || got.Compression != "default" {
+	if got.Archive != "Arch" || strings.Join(got.Files, ",") != "a.jsonl,-" || got.SegmentSize != 512<<10 || got.Format != "jsonl" || got.Jobs != 3 || got.Compression != "fastest" {
 		t.Errorf("options = %+v", *got)
 	}
 }

@@ -8,11 +8,15 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/chatvault/chatvault/archive"
 	"github.com/chatvault/chatvault/archive/canon"
+	"github.com/chatvault/chatvault/importers"
+	"github.com/chatvault/chatvault/importers/all"
+	"github.com/chatvault/chatvault/importers/jsonl"
 )
 
 type exportOptions struct {
@@ -24,6 +28,11 @@ type exportOptions struct {
 	SegmentSize sizeFlag
 	Compression string
 	Jobs        int
+	TZ          string
+	DayFirst    bool
+	MonthFirst  bool
+	Exclude     []string
+	SkipInvalid bool
 	Keys        keyFlags
 }
 
@@ -38,9 +47,8 @@ FILE "-" is standard input. All files make one version, or none: a malformed
 line stops the run before anything is committed. Running the same export
 again adds nothing.
 
-Formats: jsonl (chatvault's canonical JSON Lines). auto means jsonl for now;
-importers for Telegram, WhatsApp, Slack, Discord, Signal and Messenger exports
-are not supported yet.`,
+--format auto (the default) detects each export's format. Chats named with
+--exclude-conversation are skipped, so that a shredded chat does not come back.`,
 		Args: cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			a.begin()
@@ -52,17 +60,30 @@ are not supported yet.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&opts.Format, "format", "auto", "input format: auto or jsonl")
+	f.StringVar(&opts.Format, "format", "auto", "input format: auto (detect), or "+strings.Join(all.Formats, ", "))
+	f.StringVar(&opts.TZ, "tz", "", "time `ZONE` of exports that write local times without an offset (default: this machine's)")
+	f.BoolVar(&opts.DayFirst, "day-first", false, "dates in the export are day/month (WhatsApp)")
+	f.BoolVar(&opts.MonthFirst, "month-first", false, "dates in the export are month/day (WhatsApp)")
+	f.StringArrayVar(&opts.Exclude, "exclude-conversation", nil, "skip the chat with this source `KEY` (e.g. telegram:1001; repeatable)")
+	f.BoolVar(&opts.SkipInvalid, "skip-invalid", false, "import what parses and report what was skipped")
 	f.Var(&opts.SegmentSize, "segment-size", "target plaintext `SIZE` of a segment (e.g. 8MiB, 512KiB)")
-	f.StringVar(&opts.Compression, "compression", "default", "fastest, default, better or off")
+	f.StringVar(&opts.Compression, "compression", "fastest", "zstd level: fastest, default, better or off")
 	f.IntVar(&opts.Jobs, "jobs", 0, "segments compressed and encrypted in parallel (0: one per CPU)")
 	opts.Keys.register(f)
 	return cmd
 }
 
-// importerFormats are formats the CLI contract names whose importers do not
-// exist yet.
-var importerFormats = []string{"telegram", "whatsapp", "slack", "discord", "signal", "messenger"}
+// parseTZ reads --tz: an IANA zone name, "UTC" or "Local" ("" is Local).
+func parseTZ(name string) (*time.Location, error) {
+	if name == "" {
+		return nil, nil
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, fmt.Errorf("--tz %q: %w (want a zone name such as Europe/Berlin, or UTC)", name, err)
+	}
+	return loc, nil
+}
 
 type exportRecord struct {
 	Type             string `json:"type"`
@@ -79,12 +100,9 @@ type exportRecord struct {
 
 func runExport(ctx context.Context, opts *exportOptions) error {
 	a := opts.app
-	switch f := strings.ToLower(opts.Format); {
-	case f == "auto" || f == "jsonl":
-	case slices.Contains(importerFormats, f):
-		return usageErrorf("--format %s: importing %s exports is not supported yet; convert to jsonl", f, f)
-	default:
-		return usageErrorf("--format %q: not supported yet (want auto or jsonl)", opts.Format)
+	format := strings.ToLower(opts.Format)
+	if format != "auto" && !slices.Contains(all.Formats, format) {
+		return usageErrorf("--format %q: want auto or one of %s", opts.Format, strings.Join(all.Formats, ", "))
 	}
 	comp, err := archive.ParseCompression(opts.Compression)
 	if err != nil {
@@ -94,8 +112,28 @@ func runExport(ctx context.Context, opts *exportOptions) error {
 		return usageErrorf("--jobs must not be negative")
 	}
 
-	// Open every input before asking for a secret: a typo costs nothing.
-	src, total, err := openInputs(opts.Files, a.in)
+	// Check every input before asking for a secret: a typo costs nothing.
+	tz, err := parseTZ(opts.TZ)
+	if err != nil {
+		return usageError(err)
+	}
+	if opts.DayFirst && opts.MonthFirst {
+		return usageErrorf("--day-first and --month-first exclude each other")
+	}
+	var skipped int
+	var examples []string
+	iopts := importers.Options{TZ: tz, DayFirst: opts.DayFirst, MonthFirst: opts.MonthFirst,
+		Exclude: map[string]bool{}, SkipInvalid: opts.SkipInvalid, Warn: a.warn,
+		Skipped: func(err error) {
+			skipped++
+			if len(examples) < 3 {
+				examples = append(examples, err.Error())
+			}
+		}}
+	for _, k := range opts.Exclude {
+		iopts.Exclude[k] = true
+	}
+	src, total, err := openInputs(ctx, opts.Files, format, a.in, iopts)
 	if err != nil {
 		return err
 	}
@@ -124,6 +162,9 @@ func runExport(ctx context.Context, opts *exportOptions) error {
 	if err != nil {
 		return err
 	}
+	if skipped > 0 {
+		a.warn(fmt.Sprintf("skipped %s that did not parse (--skip-invalid), for example:\n  %s", plural(skipped, "invalid record"), strings.Join(examples, "\n  ")))
+	}
 	a.notef("%d conversations (%d new), %d segments, %s stored", res.Conversations, res.NewConversations, res.Segments, formatBytes(res.StoredBytes))
 	if a.json {
 		return a.emit(exportRecord{Type: "export", Archive: ar.ID().String(), Version: res.Commit,
@@ -140,78 +181,140 @@ func runExport(ctx context.Context, opts *exportOptions) error {
 	return nil
 }
 
-// inputs reads several files in turn as one archive.Source.
+// inputs reads several exports in turn as one archive.Source. Each is opened
+// when its turn comes, by the importer of its format.
 type inputs struct {
+	ctx       context.Context
 	files     []input
-	cur       *canon.Reader
+	cur       importers.Source
 	next      int
 	usesStdin bool
+	opts      importers.Options
 	onRead    func(n int64) // counts input bytes, for progress
 }
 
 type input struct {
-	name string
-	r    io.Reader
-	c    io.Closer // nil for stdin
+	name   string
+	format string // resolved: never "auto"
+	size   int64  // -1: unknown
+	stdin  io.Reader
 }
 
-// openInputs opens every file ("-" is stdin, at most once). total is the sum
-// of the file sizes, or -1 when one of them has no known size.
-func openInputs(names []string, stdin io.Reader) (*inputs, int64, error) {
-	in := &inputs{}
+// openInputs checks every input and resolves its format ("-" is stdin, at
+// most once, and always jsonl). total is the sum of the sizes, or -1 when one
+// of them has no known size.
+func openInputs(ctx context.Context, names []string, format string, stdin io.Reader, o importers.Options) (*inputs, int64, error) {
+	in := &inputs{ctx: ctx, opts: o}
 	var total int64
 	for _, name := range names {
+		f := input{name: name, format: format, size: -1}
 		if name == "-" {
 			if in.usesStdin {
-				in.close()
 				return nil, 0, usageErrorf("standard input (-) can be read only once")
 			}
+			if format != "auto" && format != "jsonl" {
+				return nil, 0, usageErrorf("standard input can only be jsonl, not %s", format)
+			}
 			in.usesStdin = true
-			in.files = append(in.files, input{name: "<stdin>", r: stdin})
-			total = -1
-			continue
-		}
-		f, err := os.Open(name)
-		if err != nil {
-			in.close()
-			return nil, 0, err
-		}
-		in.files = append(in.files, input{name: name, r: f, c: f})
-		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() && total >= 0 {
-			total += fi.Size()
+			f.name, f.format, f.stdin = "<stdin>", "jsonl", stdin
 		} else {
-			total = -1
+			fi, err := os.Stat(name)
+			if err != nil {
+				return nil, 0, err
+			}
+			if fi.Mode().IsRegular() {
+				f.size = fi.Size()
+			}
+			if format == "auto" {
+				if f.format, err = all.Detect(name); err != nil {
+					return nil, 0, err
+				}
+			}
 		}
+		if f.size < 0 || total < 0 {
+			total = -1
+		} else {
+			total += f.size
+		}
+		in.files = append(in.files, f)
 	}
 	return in, total, nil
 }
 
-// Next implements archive.Source: the messages of each file in turn, then io.EOF.
+// Next implements archive.Source: the messages of each export in turn, then io.EOF.
 func (in *inputs) Next() (canon.Message, error) {
 	for {
 		if in.cur == nil {
 			if in.next == len(in.files) {
 				return canon.Message{}, io.EOF
 			}
-			f := in.files[in.next]
+			if err := in.open(in.files[in.next]); err != nil {
+				return canon.Message{}, err
+			}
 			in.next++
-			in.cur = canon.NewReader(countingReader{f.r, &in.onRead}, f.name)
 		}
 		m, err := in.cur.Next()
 		if err == io.EOF {
+			in.cur.Close()
 			in.cur = nil
+			if f := in.files[in.next-1]; f.format != "jsonl" && f.size > 0 && in.onRead != nil {
+				in.onRead(f.size)
+			}
 			continue
 		}
 		return m, err
 	}
 }
 
-func (in *inputs) close() {
-	for _, f := range in.files {
-		if f.c != nil {
-			f.c.Close()
+// open starts one input. JSON Lines are read here, through a byte counter
+// for the progress bar; other formats by their importer.
+func (in *inputs) open(f input) error {
+	if f.format == "jsonl" {
+		var r io.Reader = f.stdin
+		var c io.Closer
+		if r == nil {
+			file, err := os.Open(f.name)
+			if err != nil {
+				return err
+			}
+			r, c = file, file
 		}
+		src := jsonl.New(countingReader{r, &in.onRead}, f.name, in.opts)
+		in.cur = closerSource{src, c}
+		return nil
 	}
+	src, _, err := all.Open(in.ctx, f.format, f.name, in.opts)
+	if err != nil {
+		return err
+	}
+	in.cur = src
+	return nil
+}
+
+// Blobs passes on the files of the current message, for importers that have them.
+func (in *inputs) Blobs() []canon.Blob {
+	if bl, ok := in.cur.(canon.BlobLister); ok {
+		return bl.Blobs()
+	}
+	return nil
+}
+
+func (in *inputs) close() {
+	if in.cur != nil {
+		in.cur.Close()
+	}
+}
+
+type closerSource struct {
+	importers.Source
+	c io.Closer
+}
+
+func (s closerSource) Close() error {
+	if s.c != nil {
+		return s.c.Close()
+	}
+	return nil
 }
 
 type countingReader struct {
@@ -254,7 +357,7 @@ var sizeUnits = []struct {
 }
 
 // maxSegmentSize bounds --segment-size.
-const maxSegmentSize = 1 << 30
+const maxSegmentSize = archive.MaxSegmentSize
 
 func parseSize(v string) (int64, error) {
 	s := strings.ToLower(strings.TrimSpace(v))
@@ -267,7 +370,7 @@ func parseSize(v string) (int64, error) {
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || n <= 0 || n > maxSegmentSize/mult {
-		return 0, fmt.Errorf("size %q: want a positive size up to 1GiB, such as 8MiB or 512KiB", v)
+		return 0, fmt.Errorf("size %q: want a positive size up to 64MiB, such as 8MiB or 512KiB", v)
 	}
 	return n * mult, nil
 }
