@@ -9,6 +9,7 @@ import (
 	"io"
 	"runtime"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/klauspost/compress/zstd"
@@ -73,7 +74,7 @@ type ExportOptions struct {
 	Compression Compression // zstd level of new segments
 	Jobs        int         // segments compressed and encrypted in parallel; 0: GOMAXPROCS
 	// MaxBuffered bounds the plaintext held for conversations whose segments
-	// are not full yet; past it the largest is written early. 0: 8 segments.
+	// are not full yet; past it the largest is written early. 0: 4 segments.
 	MaxBuffered int64
 }
 
@@ -114,7 +115,7 @@ func (a *Archive) Export(ctx context.Context, src Source, o ExportOptions) (Expo
 		o.Jobs = runtime.GOMAXPROCS(0)
 	}
 	if o.MaxBuffered <= 0 {
-		o.MaxBuffered = 8 * int64(o.SegmentSize)
+		o.MaxBuffered = 4 * int64(o.SegmentSize)
 	}
 	heads, err := a.conversationsAt(ctx, a.Head())
 	if err != nil {
@@ -168,8 +169,9 @@ type exporter struct {
 }
 
 type latestRev struct {
-	rev    [8]byte
-	commit uint32
+	rev     [8]byte
+	commit  uint32
+	changed bool // set by this run: goes into its index run
 }
 
 type revKey struct {
@@ -189,7 +191,7 @@ type convState struct {
 	idMAC      hash.Hash
 
 	latest   map[[16]byte]latestRev // every id's latest revision, this run included
-	changed  map[[16]byte]bool      // ids whose latest revision this run set
+	changed  int                    // ids whose latest revision this run set
 	replaced map[revKey]int         // revisions written this run and then superseded → index in superseded
 	supers   []indexRecord          // revisions this run superseded; a zero IDHash marks one taken back
 
@@ -202,17 +204,59 @@ type convState struct {
 	label    string
 }
 
-// batch is the buffered plaintext of one conversation's next segment.
+// batch is the buffered plaintext of one conversation's next segment, kept
+// in pooled chunks so that it grows without copying and costs memory in
+// proportion to what it holds.
 type batch struct {
-	buf  []byte
-	ents []entry
+	chunks [][]byte
+	size   int
+	ents   []entry
 }
 
+// entry is one line of a batch: where it is and how it sorts.
 type entry struct {
-	sec      int64
-	nsec     int32
-	seq      int64
-	off, len int
+	sec   int64
+	nsec  int32
+	chunk int32
+	off   int32
+	len   int32
+	seq   int64
+}
+
+const chunkSize = 256 << 10
+
+var chunkPool = sync.Pool{New: func() any { b := make([]byte, 0, chunkSize); return &b }}
+
+// add copies a line into the batch.
+func (b *batch) add(line []byte) (chunk, off int32) {
+	n := len(b.chunks)
+	if n == 0 || len(b.chunks[n-1])+len(line) > cap(b.chunks[n-1]) {
+		var c []byte
+		if len(line) > chunkSize {
+			c = make([]byte, 0, len(line)) // a long line gets a chunk of its own
+		} else {
+			c = (*chunkPool.Get().(*[]byte))[:0]
+		}
+		b.chunks = append(b.chunks, c)
+		n++
+	}
+	c := b.chunks[n-1]
+	off = int32(len(c))
+	b.chunks[n-1] = append(c, line...)
+	b.size += len(line)
+	return int32(n - 1), off
+}
+
+func (b *batch) line(e entry) []byte { return b.chunks[e.chunk][e.off : e.off+e.len] }
+
+// release returns the chunks to the pool.
+func (b *batch) release() {
+	for _, c := range b.chunks {
+		if cap(c) == chunkSize {
+			chunkPool.Put(&c)
+		}
+	}
+	b.chunks = nil
 }
 
 type segJob struct {
@@ -291,16 +335,22 @@ func (c *convState) decide(k revKey, n uint32, res *ExportResult) bool {
 			c.supers[i].IDHash = [16]byte{}
 			delete(c.replaced, k)
 			c.supersede(k.idh, cur)
-			c.latest[k.idh] = latestRev{rev: k.rev, commit: back.Commit}
-			c.changed[k.idh] = true
+			c.setLatest(k.idh, cur, latestRev{rev: k.rev, commit: back.Commit})
 			return false
 		}
 		res.Updated++
 		c.supersede(k.idh, cur)
 	}
-	c.latest[k.idh] = latestRev{rev: k.rev, commit: n}
-	c.changed[k.idh] = true
+	c.setLatest(k.idh, cur, latestRev{rev: k.rev, commit: n})
 	return true
+}
+
+func (c *convState) setLatest(idh [16]byte, old, l latestRev) {
+	if !old.changed {
+		c.changed++
+	}
+	l.changed = true
+	c.latest[idh] = l
 }
 
 func (c *convState) supersede(idh [16]byte, old latestRev) {
@@ -310,20 +360,20 @@ func (c *convState) supersede(idh [16]byte, old latestRev) {
 
 func (e *exporter) buffer(ctx context.Context, c *convState, m canon.Message) error {
 	if c.batch == nil {
-		c.batch = &batch{buf: make([]byte, 0, min(e.o.SegmentSize+4096, 1<<20))}
+		c.batch = &batch{}
 	}
 	b := c.batch
-	b.ents = append(b.ents, entry{sec: m.Time.Unix(), nsec: int32(m.Time.Nanosecond()), seq: e.seq, off: len(b.buf), len: len(m.Line)})
-	b.buf = append(b.buf, m.Line...)
+	chunk, off := b.add(m.Line)
+	b.ents = append(b.ents, entry{sec: m.Time.Unix(), nsec: int32(m.Time.Nanosecond()), seq: e.seq, chunk: chunk, off: off, len: int32(len(m.Line))})
 	e.buffered += int64(len(m.Line))
-	if len(b.buf) >= e.o.SegmentSize {
+	if b.size >= e.o.SegmentSize {
 		return e.dispatch(ctx, c)
 	}
 	if e.buffered > e.o.MaxBuffered {
 		// Too many conversations interleave: write out the largest batch early.
 		largest := c
 		for _, o := range e.order {
-			if o.batch != nil && (largest.batch == nil || len(o.batch.buf) > len(largest.batch.buf)) {
+			if o.batch != nil && (largest.batch == nil || o.batch.size > largest.batch.size) {
 				largest = o
 			}
 		}
@@ -340,7 +390,7 @@ func (e *exporter) dispatch(ctx context.Context, c *convState) error {
 	}
 	slot := &segmentRef{}
 	c.segments = append(c.segments, slot)
-	e.buffered -= int64(len(c.batch.buf))
+	e.buffered -= int64(c.batch.size)
 	job := segJob{c: c, b: c.batch, slot: slot}
 	c.batch = nil
 	select {
@@ -360,7 +410,7 @@ func (e *exporter) conversation(ctx context.Context, source string) (*convState,
 	if c, ok := e.bySource[h]; ok {
 		return c, nil
 	}
-	c := &convState{sourceHash: h, sourceKey: source, latest: map[[16]byte]latestRev{}, changed: map[[16]byte]bool{}, replaced: map[revKey]int{}, blobs: map[Digest]bool{}}
+	c := &convState{sourceHash: h, sourceKey: source, latest: map[[16]byte]latestRev{}, replaced: map[revKey]int{}, blobs: map[Digest]bool{}}
 	if id, ok := e.known[h]; ok {
 		c.id = id
 		key := e.a.keyTable[id].Key
@@ -455,9 +505,10 @@ func (e *exporter) worker(ctx context.Context) error {
 		})
 		plain = plain[:0]
 		for _, en := range b.ents {
-			plain = append(plain, b.buf[en.off:en.off+en.len]...)
+			plain = append(plain, b.line(en)...)
 			plain = append(plain, '\n')
 		}
+		b.release()
 		if enc != nil {
 			body = enc.EncodeAll(plain, append(body[:0], codecZstd))
 		} else {
@@ -497,7 +548,7 @@ func (e *exporter) finish(ctx context.Context) (ExportResult, error) {
 	vm.MessagesTotal = a.versions[len(a.versions)-1].MessagesTotal
 	newKeys := false
 	for _, c := range e.order {
-		if len(c.changed) == 0 {
+		if c.changed == 0 {
 			continue
 		}
 		ref, err := e.writeConversation(ctx, c)
@@ -525,7 +576,7 @@ func (e *exporter) finish(ctx context.Context) (ExportResult, error) {
 			entries = append(entries, k)
 		}
 		for _, c := range e.order {
-			if c.isNew && len(c.changed) > 0 {
+			if c.isNew && c.changed > 0 {
 				entries = append(entries, keyTableEntry{Conv: c.id, Key: [32]byte(c.key), SourceHash: c.sourceHash})
 			}
 		}
@@ -571,10 +622,11 @@ func (e *exporter) writeConversation(ctx context.Context, c *convState) (Ref, er
 			m.Last = s.Last
 		}
 	}
-	run := make([]indexRecord, 0, len(c.changed))
-	for idh := range c.changed {
-		l := c.latest[idh]
-		run = append(run, indexRecord{IDHash: idh, Rev: l.rev, Commit: l.commit})
+	run := make([]indexRecord, 0, c.changed)
+	for idh, l := range c.latest {
+		if l.changed {
+			run = append(run, indexRecord{IDHash: idh, Rev: l.rev, Commit: l.commit})
+		}
 	}
 	ref, err := e.b.sealed(ctx, areaObjects, seal.KindIndexRun, &c.id, c.key, encodeIndexRun(run))
 	if err != nil {

@@ -6,11 +6,13 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"hash"
 	"io"
 	"runtime"
 	"slices"
+	"sync"
 
 	"github.com/klauspost/compress/zstd"
 
@@ -211,7 +213,9 @@ func (r *convReader) run(ctx context.Context, clusters [][]*restoreSeg, jobs int
 		if res.err != nil {
 			return res.err
 		}
-		if err := r.writePlain(res.plain, cl[0].commit); err != nil {
+		err := r.writePlain(res.plain, cl[0].commit)
+		putBuf(res.plain)
+		if err != nil {
 			return err
 		}
 	}
@@ -275,16 +279,67 @@ func putDecoder(d *zstd.Decoder) {
 	}
 }
 
+// Segment-sized buffers are reused: restore and verify go through many
+// segments of the same size, and fresh allocations of that size cost more in
+// zeroing and garbage collection than the decryption itself.
+var bufPool sync.Pool
+
+func getBuf(n int64) []byte {
+	if p, ok := bufPool.Get().(*[]byte); ok && int64(cap(*p)) >= n {
+		return (*p)[:0]
+	}
+	return make([]byte, 0, n)
+}
+
+func putBuf(b []byte) {
+	if cap(b) > 0 && cap(b) <= 2*maxSegmentPlain {
+		bufPool.Put(&b)
+	}
+}
+
+// readObject reads an object whose reference gives its size and SHA-256
+// into buf.
+func (a *Archive) readObject(ctx context.Context, name string, ref Ref, buf []byte) ([]byte, error) {
+	rc, err := a.st.Open(ctx, name)
+	if err != nil {
+		return buf, missingOr(name, err)
+	}
+	defer rc.Close()
+	buf = buf[:ref.Size]
+	if _, err := io.ReadFull(rc, buf); err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+			return buf, integrityError(name, "shorter than %d bytes", ref.Size)
+		}
+		return buf, fmt.Errorf("reading %s: %w", name, err)
+	}
+	var one [1]byte
+	if n, _ := rc.Read(one[:]); n > 0 {
+		return buf, integrityError(name, "longer than %d bytes", ref.Size)
+	}
+	if Digest(sha256.Sum256(buf)) != ref.SHA256 {
+		return buf, integrityError(name, "SHA-256 mismatch")
+	}
+	return buf, nil
+}
+
 // decodeSegment reads, authenticates, decrypts and decompresses a whole
-// segment, and checks it against its manifest entry.
+// segment, and checks it against its manifest entry. The caller passes the
+// result to putBuf when done with it.
 func (r *convReader) decodeSegment(ctx context.Context, s *restoreSeg) ([]byte, error) {
 	name := r.a.paths.object(areaObjects, s.ID)
-	if s.Plain < 0 || s.Plain > maxSegmentPlain {
+	if s.Plain < 0 || s.Plain > maxSegmentPlain || s.Size < 0 || s.Size > 2*maxSegmentPlain {
 		return nil, integrityError(name, "segment of %d plaintext bytes is over the limit", s.Plain)
 	}
-	body, err := r.a.readSealed(ctx, areaObjects, s.Ref, r.key, seal.Expect{Kind: seal.KindSegment, ConversationID: r.conv[:], Epoch: r.a.epochOfObject()}, maxSegmentPlain+1)
+	raw, err := r.a.readObject(ctx, name, s.Ref, getBuf(s.Size))
 	if err != nil {
+		putBuf(raw)
 		return nil, err
+	}
+	body, err := seal.AppendOpen(getBuf(s.Size), r.key, seal.Expect{Kind: seal.KindSegment, ArchiveID: r.a.id[:], ConversationID: r.conv[:], ObjectID: s.ID[:], Epoch: r.a.epochOfObject()}, raw)
+	putBuf(raw)
+	if err != nil {
+		putBuf(body)
+		return nil, integrityError(name, "%v", err)
 	}
 	if len(body) == 0 {
 		return nil, integrityError(name, "empty segment")
@@ -292,20 +347,23 @@ func (r *convReader) decodeSegment(ctx context.Context, s *restoreSeg) ([]byte, 
 	var plain []byte
 	switch body[0] {
 	case codecNone:
-		plain = body[1:]
+		plain = append(getBuf(s.Plain), body[1:]...)
 	case codecZstd:
 		d, err := getDecoder()
 		if err != nil {
 			return nil, err
 		}
-		plain, err = d.DecodeAll(body[1:], make([]byte, 0, s.Plain))
+		plain, err = d.DecodeAll(body[1:], getBuf(s.Plain))
 		putDecoder(d)
 		if err != nil {
+			putBuf(body)
 			return nil, integrityError(name, "zstd: %v", err)
 		}
 	default:
+		putBuf(body)
 		return nil, integrityError(name, "unknown codec %d", body[0])
 	}
+	putBuf(body)
 	if int64(len(plain)) != s.Plain {
 		return nil, integrityError(name, "%d plaintext bytes, the manifest says %d", len(plain), s.Plain)
 	}
@@ -339,7 +397,7 @@ func (r *convReader) openStream(ctx context.Context, s *restoreSeg, pos int) (*s
 
 func (s *segStream) advance() (bool, error) {
 	if len(s.plain) == 0 {
-		return false, nil
+		return false, nil // the segment's buffer stays with the garbage collector: merges are rare
 	}
 	i := bytes.IndexByte(s.plain, '\n') // decodeSegment checked the final newline
 	s.line, s.plain = s.plain[:i], s.plain[i+1:]

@@ -211,9 +211,11 @@ func (a *Archive) verifyContent(ctx context.Context, readData bool) error {
 				}
 			}
 			for _, s := range m.Segments {
-				if _, err := r.decodeSegment(ctx, &restoreSeg{segmentRef: s, commit: m.Commit}); err != nil {
+				plain, err := r.decodeSegment(ctx, &restoreSeg{segmentRef: s, commit: m.Commit})
+				if err != nil {
 					return err
 				}
+				putBuf(plain)
 			}
 		}
 	}

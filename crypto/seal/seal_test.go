@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"errors"
 	"io"
 	"path/filepath"
@@ -112,12 +113,18 @@ func TestRoundTripBoundaries(t *testing.T) {
 	}
 }
 
+// readAll opens obj both ways, streaming and in memory, and requires them to
+// agree.
 func readAll(obj []byte, parent []byte, want Expect) error {
+	mem, memErr := AppendOpen(make([]byte, 0, 10), parent, want, obj)
 	_, r, err := OpenReader(bytes.NewReader(obj), parent, want)
-	if err != nil {
-		return err
+	var stream []byte
+	if err == nil {
+		stream, err = io.ReadAll(r)
 	}
-	_, err = io.ReadAll(r)
+	if (err == nil) != (memErr == nil) || (err == nil && !bytes.Equal(mem, stream)) {
+		panic(fmt.Sprintf("OpenReader: %v; AppendOpen: %v", err, memErr))
+	}
 	return err
 }
 
@@ -242,6 +249,15 @@ func FuzzOpen(f *testing.F) {
 		pt, err := Open(vecParent, vecExpect(), b, 1<<20)
 		if err == nil && !slices.ContainsFunc(legit, func(l []byte) bool { return bytes.Equal(l, b) }) {
 			t.Fatalf("forged object opened: %q", pt)
+		}
+		// The streaming reader and the in-memory decrypter agree.
+		var pt2 []byte
+		_, r, err2 := OpenReader(bytes.NewReader(b), vecParent, vecExpect())
+		if err2 == nil {
+			pt2, err2 = io.ReadAll(r)
+		}
+		if (err == nil) != (err2 == nil) || !bytes.Equal(pt, pt2) {
+			t.Fatalf("Open: %v; OpenReader: %v", err, err2)
 		}
 	})
 }

@@ -300,14 +300,13 @@ func Seal(parent []byte, h *Header, plaintext []byte, rand io.Reader) ([]byte, e
 	return buf.b, nil
 }
 
-// Open decrypts a whole object held in memory, reading at most max bytes of
-// plaintext (an object that decrypts to more is ErrMalformed).
+// Open decrypts a whole object held in memory, refusing one whose plaintext
+// is larger than max bytes.
 func Open(parent []byte, want Expect, object []byte, max int64) ([]byte, error) {
-	_, r, err := OpenReader(&sliceReader{b: object}, parent, want)
-	if err != nil {
-		return nil, err
+	if int64(len(object)) > max+MaxHeaderLen+(max/FrameSize+1)*tagSize {
+		return nil, fmt.Errorf("%w: %s larger than %d bytes", ErrMalformed, want.Kind, max)
 	}
-	out, err := io.ReadAll(io.LimitReader(r, max+1))
+	out, err := AppendOpen(nil, parent, want, object)
 	if err != nil {
 		return nil, err
 	}
@@ -330,4 +329,74 @@ func (r *sliceReader) Read(p []byte) (int, error) {
 	n := copy(p, r.b)
 	r.b = r.b[n:]
 	return n, nil
+}
+
+// AppendOpen decrypts a whole object held in memory, appending the plaintext
+// to dst (which may be a reused buffer) without intermediate copies. It
+// accepts and refuses exactly what OpenReader does.
+func AppendOpen(dst []byte, parent []byte, want Expect, object []byte) ([]byte, error) {
+	r := &sliceReader{b: object}
+	h, enc, err := ReadHeader(r)
+	if err != nil {
+		return dst, err
+	}
+	if err := h.Check(want); err != nil {
+		return dst, err
+	}
+	if h.Suite == Plain {
+		return dst, fmt.Errorf("%w: %s is not encrypted", ErrMalformed, h.Kind)
+	}
+	key, commitment, err := deriveKeys(parent, h, enc)
+	if err != nil {
+		return dst, err
+	}
+	if subtle.ConstantTimeCompare(commitment[:], h.Commitment[:]) != 1 {
+		return dst, fmt.Errorf("%w: %s", ErrWrongKey, h.Kind)
+	}
+	aead, err := newAEAD(h.Suite, key[:])
+	if err != nil {
+		return dst, err
+	}
+	ad := sha256.Sum256(enc)
+	body := r.b
+	for counter := uint64(0); ; counter++ {
+		if len(body) < tagSize {
+			if len(body) == 0 {
+				return dst, fmt.Errorf("%w: no final frame after %d frames", ErrTruncated, counter)
+			}
+			return dst, fmt.Errorf("%w: frame %d is %d bytes", ErrTruncated, counter, len(body))
+		}
+		n := min(len(body), FrameSize+tagSize)
+		frame := body[:n]
+		body = body[n:]
+		start := len(dst)
+		if n == FrameSize+tagSize && len(body) > 0 {
+			nn := nonce(counter, false)
+			out, err := aead.Open(dst, nn[:], frame, ad[:])
+			if err != nil {
+				return dst[:start], fmt.Errorf("%w: frame %d", ErrAuth, counter)
+			}
+			dst = out
+			continue
+		}
+		nn := nonce(counter, true)
+		out, err := aead.Open(dst, nn[:], frame, ad[:])
+		if err != nil {
+			if n == FrameSize+tagSize {
+				nm := nonce(counter, false)
+				if _, err2 := aead.Open(dst[start:start], nm[:], frame, ad[:]); err2 == nil {
+					return dst[:start], fmt.Errorf("%w: no final frame after %d frames", ErrTruncated, counter+1)
+				}
+			}
+			return dst[:start], fmt.Errorf("%w: frame %d", ErrAuth, counter)
+		}
+		dst = out
+		if len(dst) == start && counter > 0 {
+			return dst[:start], fmt.Errorf("%w: empty final frame %d", ErrMalformed, counter)
+		}
+		if len(body) > 0 {
+			return dst, ErrTrailing
+		}
+		return dst, nil
+	}
 }
