@@ -22,7 +22,16 @@ import (
 // empty the module version from the build info is used.
 var version string
 
+// defaultMemoryLimit is the soft memory limit of the Go runtime unless the
+// GOMEMLIMIT variable sets another: it makes the garbage collector work
+// harder as the heap nears it, which keeps the peak RSS of an export or a
+// restore of any size near 256 MiB (docs/PERFORMANCE.md).
+const defaultMemoryLimit = 200 << 20
+
 func main() {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(defaultMemoryLimit)
+	}
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 

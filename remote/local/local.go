@@ -11,20 +11,25 @@
 //
 // # Writing
 //
-// Create writes the bytes to a new, randomly named file in <root>/tmp/, fsyncs it,
-// and only then gives it its final name with link(2). Link fails with EEXIST when
+// Create writes the bytes to a new, randomly named file in <root>/tmp/ and gives it
+// its final name with link(2). Link fails with EEXIST when
 // the name is taken, so it is an atomic create-exclusive publish: of several writers
 // racing for the same name exactly one wins, the others get [remote.ErrExists], and
 // nobody ever sees a partial object under its final name (a crash leaves at most a
 // stray file in tmp/, removed later by [Store.RemoveStaleTemp]). Nothing is ever
 // overwritten in place.
 //
-// A new name is durable only once the directory holding it has been fsynced.
-// Fsyncing a directory per object would make writing an archive of many small
-// objects slow, so Create only remembers the directories it changed (the one it
-// linked into, and the ones it created together with their parents), and
-// [Store.Sync] fsyncs each of them once. The archive engine calls Sync before it
-// writes a commit, so every object a commit names is durable before the commit is.
+// A new object is durable only once its file and the directory holding its name
+// have been fsynced. Fsyncing per object would make writing an archive of many
+// small objects slow (an export writes hundreds), so Create only remembers the
+// files it wrote and the directories it changed, and [Store.Sync] makes them
+// durable at once: on Linux with one syncfs(2) of the store's filesystem when
+// there are many, elsewhere (and for a few) with an fsync of each file, then of
+// each directory. The archive engine calls Sync before it writes a commit and
+// again after, so every object a commit names is durable before the commit is.
+// A power loss between a Create and the next Sync may leave a named object with
+// lost contents; no commit refers to it, and prune removes it (a blob found so
+// damaged by a later export is reported, not reused).
 //
 // # Filesystems without hard links
 //
@@ -95,8 +100,9 @@ type Store struct {
 	forceLock bool        // tests: always use the lock-file fallback
 	noLink    atomic.Bool // link(2) was refused once: use the fallback from now on
 
-	mu    sync.Mutex
-	dirty map[string]bool // slash-separated dirs ("." is root) to fsync in Sync
+	mu       sync.Mutex
+	dirty    map[string]bool // slash-separated dirs ("." is root) to fsync in Sync
+	unsynced []string        // files written since the last Sync
 }
 
 var (
@@ -162,11 +168,14 @@ func (s *Store) Create(ctx context.Context, name string, r io.Reader, size int64
 		return s.fail("create", name, err)
 	}
 	s.remember(path.Dir(name))
+	s.mu.Lock()
+	s.unsynced = append(s.unsynced, name)
+	s.mu.Unlock()
 	return nil
 }
 
-// writeTemp copies exactly size bytes of r to a new fsynced file in tmp/ and
-// returns its path. On error the file is removed.
+// writeTemp copies exactly size bytes of r to a new file in tmp/ and returns
+// its path. On error the file is removed. It is made durable by Sync.
 func (s *Store) writeTemp(ctx context.Context, r io.Reader, size int64) (tmp string, err error) {
 	f, err := os.CreateTemp(s.tmp, "create-*") // O_EXCL, 0600
 	if err != nil {
@@ -194,9 +203,6 @@ func (s *Store) writeTemp(ctx context.Context, r io.Reader, size int64) (tmp str
 		return "", fmt.Errorf("source has more than %d bytes", size)
 	case err != io.EOF:
 		return "", fmt.Errorf("source after %d bytes: %w", size, err)
-	}
-	if err := f.Sync(); err != nil {
-		return "", err
 	}
 	return f.Name(), f.Close()
 }
@@ -318,6 +324,16 @@ func (s *Store) mkdirs(dir string) error {
 // remembered for the next Sync.
 func (s *Store) Sync(ctx context.Context) error {
 	s.mu.Lock()
+	files := s.unsynced
+	s.unsynced = nil
+	s.mu.Unlock()
+	if err := s.syncFiles(files); err != nil {
+		s.mu.Lock()
+		s.unsynced = append(s.unsynced, files...)
+		s.mu.Unlock()
+		return s.fail("sync", ".", err)
+	}
+	s.mu.Lock()
 	dirs := slices.Sorted(maps.Keys(s.dirty))
 	clear(s.dirty)
 	s.mu.Unlock()
@@ -329,6 +345,36 @@ func (s *Store) Sync(ctx context.Context) error {
 		if err != nil {
 			s.remember(dirs[i:]...)
 			return s.fail("sync", dir, err)
+		}
+	}
+	return nil
+}
+
+// syncFiles makes the contents of the files durable: one syncfs(2) for many
+// files where the system has it, else one fsync each.
+func (s *Store) syncFiles(files []string) error {
+	if len(files) == 0 {
+		return nil
+	}
+	if len(files) > 4 {
+		if done, err := syncFS(s.root); done {
+			return err
+		}
+	}
+	for _, name := range files {
+		f, err := os.Open(s.path(name))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // deleted since
+		}
+		if err != nil {
+			return err
+		}
+		err = f.Sync()
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return err
 		}
 	}
 	return nil

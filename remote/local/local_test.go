@@ -365,3 +365,25 @@ func TestLinkUnsupported(t *testing.T) {
 		}
 	}
 }
+
+func TestSyncFlushesEveryWrittenFile(t *testing.T) {
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for i := range 10 { // more than the syncfs threshold
+		if err := s.Create(ctx, fmt.Sprintf("a/%d", i), strings.NewReader("x"), 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(s.unsynced) != 10 || len(s.dirty) == 0 {
+		t.Fatalf("before Sync: %d files, %d dirs remembered", len(s.unsynced), len(s.dirty))
+	}
+	if err := s.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if len(s.unsynced) != 0 || len(s.dirty) != 0 {
+		t.Fatalf("after Sync: %d files, %d dirs remembered", len(s.unsynced), len(s.dirty))
+	}
+}
