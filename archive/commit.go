@@ -91,6 +91,11 @@ func (b *builder) sealedJSON(ctx context.Context, ar area, kind seal.Kind, conv 
 
 // sealObject encrypts plaintext into a new object with a random id.
 func (a *Archive) sealObject(ar area, kind seal.Kind, conv *ID, parent []byte, plaintext []byte) (newObject, error) {
+	return a.appendSealObject(nil, ar, kind, conv, parent, plaintext)
+}
+
+// appendSealObject is sealObject building the object in dst's storage.
+func (a *Archive) appendSealObject(dst []byte, ar area, kind seal.Kind, conv *ID, parent []byte, plaintext []byte) (newObject, error) {
 	id, err := newID(a.opts.Rand)
 	if err != nil {
 		return newObject{}, err
@@ -99,7 +104,7 @@ func (a *Archive) sealObject(ar area, kind seal.Kind, conv *ID, parent []byte, p
 	if conv != nil {
 		h.ConversationID = conv[:]
 	}
-	data, err := seal.Seal(parent, h, plaintext, a.opts.Rand)
+	data, err := seal.AppendSeal(dst[:0], parent, h, plaintext, a.opts.Rand)
 	if err != nil {
 		return newObject{}, err
 	}

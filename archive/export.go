@@ -491,7 +491,7 @@ func (e *exporter) worker(ctx context.Context) error {
 		}
 		defer enc.Close()
 	}
-	var plain, body []byte
+	var plain, body, sealed []byte
 	for job := range e.jobs {
 		b := job.b
 		slices.SortStableFunc(b.ents, func(x, y entry) int {
@@ -503,21 +503,24 @@ func (e *exporter) worker(ctx context.Context) error {
 			}
 			return cmpInt(x.seq, y.seq)
 		})
-		plain = plain[:0]
+		plain = slices.Grow(plain[:0], b.size+len(b.ents))
 		for _, en := range b.ents {
 			plain = append(plain, b.line(en)...)
 			plain = append(plain, '\n')
 		}
 		b.release()
+		body = slices.Grow(body[:0], 1+len(plain)+len(plain)/128+1024) // zstd's worst case is below this
 		if enc != nil {
-			body = enc.EncodeAll(plain, append(body[:0], codecZstd))
+			body = enc.EncodeAll(plain, append(body, codecZstd))
 		} else {
-			body = append(append(body[:0], codecNone), plain...)
+			body = append(append(body, codecNone), plain...)
 		}
-		obj, err := e.a.sealObject(areaObjects, seal.KindSegment, &job.c.id, job.c.key, body)
+		sealed = slices.Grow(sealed[:0], seal.SealedSize(len(body)))
+		obj, err := e.a.appendSealObject(sealed, areaObjects, seal.KindSegment, &job.c.id, job.c.key, body)
 		if err != nil {
 			return err
 		}
+		sealed = obj.data // reused for the next segment once stored
 		if err := e.b.put(ctx, obj); err != nil {
 			return err
 		}

@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/hex"
-	"fmt"
 	"errors"
+	"fmt"
 	"io"
 	"path/filepath"
 	"slices"
@@ -80,6 +80,11 @@ func roundTrip(t *testing.T, s Suite, size int) []byte {
 	}
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
+	}
+	// The in-memory sealer makes the same object as the Writer, given the same salt.
+	again, err := AppendSeal(nil, vecParent, vecHeader(s), pt, bytes.NewReader(h.Salt[:]))
+	if err != nil || !bytes.Equal(again, buf.Bytes()) {
+		t.Fatalf("size %d: AppendSeal differs from Writer (%v)", size, err)
 	}
 	frames := size / FrameSize
 	if size%FrameSize != 0 || size == 0 {

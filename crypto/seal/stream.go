@@ -283,21 +283,36 @@ func (s *Reader) checkEnd() error {
 	return err
 }
 
-// Seal encrypts a small plaintext into one object in memory.
+// Seal encrypts a plaintext held in memory into one object.
 func Seal(parent []byte, h *Header, plaintext []byte, rand io.Reader) ([]byte, error) {
-	var buf sliceWriter
-	buf.b = make([]byte, 0, MaxHeaderLen+len(plaintext)+(len(plaintext)/FrameSize+1)*tagSize)
-	w, err := NewWriter(&buf, parent, h, rand)
+	return AppendSeal(make([]byte, 0, SealedSize(len(plaintext))), parent, h, plaintext, rand)
+}
+
+// SealedSize is the size of the object Seal makes of n plaintext bytes, at most
+// (ids of MaxIDLen bytes).
+func SealedSize(n int) int {
+	return MaxHeaderLen + n + (n/FrameSize+1)*tagSize
+}
+
+// AppendSeal is Seal appending the object to dst, sealing each frame straight
+// into it (the same bytes as a Writer makes).
+func AppendSeal(dst []byte, parent []byte, h *Header, plaintext []byte, rand io.Reader) ([]byte, error) {
+	enc, aead, err := prepare(parent, h, rand)
 	if err != nil {
-		return nil, err
+		return dst, err
 	}
-	if _, err := w.Write(plaintext); err != nil {
-		return nil, err
+	dst = append(dst, enc...)
+	ad := sha256.Sum256(enc)
+	for counter := uint64(0); ; counter++ {
+		n := min(len(plaintext), FrameSize)
+		last := n == len(plaintext)
+		nn := nonce(counter, last)
+		dst = aead.Seal(dst, nn[:], plaintext[:n], ad[:])
+		plaintext = plaintext[n:]
+		if last {
+			return dst, nil
+		}
 	}
-	if err := w.Close(); err != nil {
-		return nil, err
-	}
-	return buf.b, nil
 }
 
 // Open decrypts a whole object held in memory, refusing one whose plaintext
@@ -315,10 +330,6 @@ func Open(parent []byte, want Expect, object []byte, max int64) ([]byte, error) 
 	}
 	return out, nil
 }
-
-type sliceWriter struct{ b []byte }
-
-func (w *sliceWriter) Write(p []byte) (int, error) { w.b = append(w.b, p...); return len(p), nil }
 
 type sliceReader struct{ b []byte }
 
