@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"strings"
 	"testing"
 
@@ -188,5 +189,79 @@ func TestPlural(t *testing.T) {
 	}
 	if got := plural(int64(0), "message"); got != "0 messages" {
 		t.Error(got)
+	}
+}
+
+func TestAttachmentFileName(t *testing.T) {
+	tests := []struct{ name, want string }{
+		{"photo.jpg", "photo.jpg"},
+		{"Urlaub 2024.JPEG", "Urlaub_2024.JPEG"},
+		{"../../x", "_._.._x"},
+		{"/etc/passwd", "_etc_passwd"},
+		{".bashrc", "_bashrc"},
+		{"a/b", "a_b"},
+		{`a\b.txt`, "a_b.txt"},
+		{"nul\x00name.txt", "nul_name.txt"},
+		{"", "attachment"},
+		{".", "_"},
+		{"..", "_."},
+		{"x.tar.gz", "x.tar.gz"},
+		{"evil.jpg/../../x", "evil.jpg_.._.._x"},
+		{"name.with space", "name.with_space"},
+		{"фото.jpg", "фото.jpg"},
+		{strings.Repeat("x", 300) + ".jpg", strings.Repeat("x", 80) + ".jpg"},
+		{"a." + strings.Repeat("e", 100), ("a." + strings.Repeat("e", 100))[:80]}, // no extension that long
+		{strings.Repeat("é", 41), strings.Repeat("é", 40)},
+	}
+	for _, tt := range tests {
+		got := attachmentFileName(tt.name)
+		if got != tt.want {
+			t.Errorf("attachmentFileName(%q) = %q, want %q", tt.name, got, tt.want)
+		}
+		if strings.ContainsAny(got, "/\\\x00") || strings.HasPrefix(got, ".") || got == "" || len(got) > 96 {
+			t.Errorf("attachmentFileName(%q) = %q is not a plain file name", tt.name, got)
+		}
+	}
+}
+
+// pickName: a different content under a name in use gets a hash, also when
+// only the case differs; the hashed names never clash either.
+func TestAttachmentNameCollisions(t *testing.T) {
+	c := &convFiles{taken: map[string]bool{}}
+	shaA := strings.Repeat("a", 64)
+	shaB := strings.Repeat("b", 64)
+	shaC := strings.Repeat("c", 64)
+	got := []string{
+		c.pickName("p.jpg", shaA),
+		c.pickName("P.JPG", shaB),
+		c.pickName("p-cccccccc.jpg", shaC), // takes the name the next one would get
+		c.pickName("p.jpg", shaC),
+		c.pickName("p.jpg", shaC),
+	}
+	want := []string{"p.jpg", "P-bbbbbbbb.JPG", "p-cccccccc.jpg", "p-cccccccccccccccc.jpg", "p-" + shaC + ".jpg"}
+	if !slices.Equal(got, want) {
+		t.Errorf("names %q, want %q", got, want)
+	}
+}
+
+func TestFormatTextMessageWithFiles(t *testing.T) {
+	line := `{"conversation":"c","id":"1","time":"2024-03-01T08:00:00Z","kind":"message","sender_name":"A","text":"look","attachments":[` +
+		`{"name":"p.jpg","mime":"image/jpeg","size":2048,"blob":"ab"},{"name":"v.mp4","missing":"not exported"},{"name":"x","missing":true},{"name":"y"},{"name":"a\nb","blob":"cd"}]}`
+	m, ok := parseMessage([]byte(line))
+	if !ok {
+		t.Fatal("not parsed")
+	}
+	m.Attachments[0].File = "Chat-0123456789ab.files/p.jpg"
+	m.Attachments[4].File = "Chat-0123456789ab.files/a_b"
+	for i, reason := range []string{"not exported", "missing from the export", "not in the archive"} {
+		if got := notIncluded(m.Attachments[i+1].Missing); got != reason {
+			t.Errorf("notIncluded(%q) = %q", m.Attachments[i+1].Missing, got)
+		}
+		m.Attachments[i+1].NotIncluded = reason
+	}
+	want := "2024-03-01 08:00:00 +00:00  A: look [p.jpg (image/jpeg, 2.0 KiB) → Chat-0123456789ab.files/p.jpg] [v.mp4] [file not included: not exported] " +
+		"[x] [file not included: missing from the export] [y] [file not included: not in the archive] [a b → Chat-0123456789ab.files/a_b]"
+	if got := formatTextMessage(m, true); got != want {
+		t.Errorf("formatTextMessage\n got %q\nwant %q", got, want)
 	}
 }

@@ -17,7 +17,8 @@ import (
 //	2024-03-01 10:00:00 +02:00  Alice: ↪ reply to 41  see you there (edited)
 //
 // one line per message (continuation lines of a multi-line text indented),
-// with the time in the offset the source gave.
+// with the time in the offset the source gave. Attachments show where their
+// file was restored, or why there is no file.
 type textWriter struct {
 	w io.Writer
 }
@@ -31,38 +32,142 @@ func (t *textWriter) header(c archive.ConversationInfo) error {
 	return err
 }
 
-func (t *textWriter) message(line []byte) error {
-	_, err := io.WriteString(t.w, formatTextLine(line)+"\n")
+// message writes one message whose attachments the restore has resolved; a
+// line that is not a JSON object is written as it is.
+func (t *textWriter) message(m *chatMessage, line []byte) error {
+	s := string(line)
+	if m != nil {
+		s = formatTextMessage(m, true)
+	}
+	_, err := io.WriteString(t.w, s+"\n")
 	return err
 }
 
-// formatTextLine renders one canonical line. It reads the keys it shows
-// leniently (a value of an unexpected type is left out); a line that is not a
-// JSON object is shown as it is.
+// chatMessage is what the transcripts show of a canonical line. Every field is
+// read leniently: a value of an unexpected type is left out.
+type chatMessage struct {
+	ID        string
+	Time      string // as the source gave it
+	Kind      string
+	Sender    string // sender_name, else sender
+	SenderKey string // sender, else sender_name
+	Text      string // text; for service messages without text, service
+	ReplyTo   string
+	EditedAt  string
+	Edited    bool
+	TimeBasis string
+
+	Attachments []chatAttachment
+	Reactions   []chatReaction
+}
+
+type chatAttachment struct {
+	Name    string // as given; "" when none
+	MIME    string
+	Size    int64 // 0 when unknown
+	Blob    string
+	Missing string // "true", a reason, or "" (also for false)
+
+	// Set by the restore (see convFiles.resolve):
+	File        string // restored file, relative to the output directory, with '/'
+	NotIncluded string // why there is no file
+}
+
+type chatReaction struct {
+	Emoji string
+	Count int64 // 0 when not given
+	By    []string
+}
+
+// parseMessage reads a canonical line; ok is false when the line is not a
+// JSON object.
+func parseMessage(line []byte) (*chatMessage, bool) {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(line, &raw); err != nil || raw == nil {
+		return nil, false
+	}
+	m := &chatMessage{
+		ID:        jsonText(raw["id"]),
+		Time:      jsonText(raw["time"]),
+		Kind:      jsonText(raw["kind"]),
+		Sender:    jsonText(raw["sender_name"]),
+		SenderKey: jsonText(raw["sender"]),
+		Text:      jsonText(raw["text"]),
+		ReplyTo:   jsonText(raw["reply_to"]),
+		TimeBasis: jsonText(raw["time_basis"]),
+	}
+	if m.Sender == "" {
+		m.Sender = m.SenderKey
+	}
+	if m.SenderKey == "" {
+		m.SenderKey = m.Sender
+	}
+	if m.Kind == "service" && m.Text == "" {
+		m.Text = jsonText(raw["service"])
+	}
+	if e := bytes.TrimSpace(raw["edited_at"]); len(e) > 0 && string(e) != "null" {
+		m.Edited = true
+		m.EditedAt = jsonText(e)
+	}
+	m.Attachments = parseAttachments(raw["attachments"])
+	var reactions []map[string]json.RawMessage
+	_ = json.Unmarshal(raw["reactions"], &reactions)
+	for _, r := range reactions {
+		cr := chatReaction{Emoji: jsonText(r["emoji"])}
+		cr.Count, _ = strconv.ParseInt(jsonText(r["count"]), 10, 64)
+		var by []json.RawMessage
+		_ = json.Unmarshal(r["by"], &by)
+		for _, b := range by {
+			if s := jsonText(b); s != "" {
+				cr.By = append(cr.By, s)
+			}
+		}
+		m.Reactions = append(m.Reactions, cr)
+	}
+	return m, true
+}
+
+func parseAttachments(raw json.RawMessage) []chatAttachment {
+	var atts []map[string]json.RawMessage
+	_ = json.Unmarshal(raw, &atts)
+	var out []chatAttachment
+	for _, a := range atts {
+		ca := chatAttachment{Name: jsonText(a["name"]), MIME: jsonText(a["mime"]), Blob: jsonText(a["blob"])}
+		ca.Size, _ = strconv.ParseInt(jsonText(a["size"]), 10, 64)
+		if missing := jsonText(a["missing"]); missing != "false" {
+			ca.Missing = missing
+		}
+		out = append(out, ca)
+	}
+	return out
+}
+
+// formatTextLine renders one canonical line as it stands, attachments
+// described by the line alone. A line that is not a JSON object is shown as
+// it is.
 func formatTextLine(line []byte) string {
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(line, &m); err != nil {
+	m, ok := parseMessage(line)
+	if !ok {
 		return string(line)
 	}
+	return formatTextMessage(m, false)
+}
+
+// formatTextMessage renders one message. With files, each attachment says
+// where its file was restored, or "[file not included: reason]".
+func formatTextMessage(m *chatMessage, files bool) string {
 	var b strings.Builder
-	tm := jsonText(m["time"])
+	tm := m.Time
 	if ts, err := time.Parse(time.RFC3339Nano, tm); err == nil {
 		tm = ts.Format("2006-01-02 15:04:05 -07:00")
 	}
 	b.WriteString(tm + "  ")
 
-	sender := jsonText(m["sender_name"])
-	if sender == "" {
-		sender = jsonText(m["sender"])
-	}
-	text := jsonText(m["text"])
-	if jsonText(m["kind"]) == "service" {
+	sender := m.Sender
+	if m.Kind == "service" {
 		b.WriteString("[service] ")
 		if sender != "" {
 			b.WriteString(sender + ": ")
-		}
-		if text == "" {
-			text = jsonText(m["service"])
 		}
 	} else {
 		if sender == "" {
@@ -72,27 +177,23 @@ func formatTextLine(line []byte) string {
 	}
 
 	var parts []string
-	if r := jsonText(m["reply_to"]); r != "" {
-		parts = append(parts, "↪ reply to "+r)
+	if m.ReplyTo != "" {
+		parts = append(parts, "↪ reply to "+m.ReplyTo)
 	}
-	if text != "" {
-		parts = append(parts, text)
+	if m.Text != "" {
+		parts = append(parts, m.Text)
 	}
-	var atts []map[string]json.RawMessage
-	_ = json.Unmarshal(m["attachments"], &atts)
-	for _, a := range atts {
-		parts = append(parts, formatAttachment(a))
+	for _, a := range m.Attachments {
+		parts = append(parts, formatAttachment(a, files))
 	}
-	if e := m["edited_at"]; len(e) > 0 && string(e) != "null" {
+	if m.Edited {
 		parts = append(parts, "(edited)")
 	}
-	var reactions []map[string]json.RawMessage
-	_ = json.Unmarshal(m["reactions"], &reactions)
 	var rs []string
-	for _, r := range reactions {
-		emoji := jsonText(r["emoji"])
-		if n, err := strconv.ParseInt(jsonText(r["count"]), 10, 64); err == nil && n > 1 {
-			emoji += "×" + strconv.FormatInt(n, 10)
+	for _, r := range m.Reactions {
+		emoji := r.Emoji
+		if r.Count > 1 {
+			emoji += "×" + strconv.FormatInt(r.Count, 10)
 		}
 		rs = append(rs, emoji)
 	}
@@ -106,30 +207,43 @@ func formatTextLine(line []byte) string {
 	return strings.TrimRight(b.String(), " ")
 }
 
-// formatAttachment renders an attachment briefly: "[photo.jpg (image/jpeg, 2.0 KiB)]".
-func formatAttachment(a map[string]json.RawMessage) string {
-	name := jsonText(a["name"])
+// formatAttachment renders an attachment briefly: "[photo.jpg (image/jpeg,
+// 2.0 KiB)]". With files it adds where the file is, "[photo.jpg (image/jpeg,
+// 2.0 KiB) → Chat-0123456789ab.files/photo.jpg]", or why there is none:
+// "[v.mp4 (video/mp4)] [file not included: not exported]".
+func formatAttachment(a chatAttachment, files bool) string {
+	name := a.Name
 	if name == "" {
 		name = "attachment"
 	}
 	var details []string
-	if mime := jsonText(a["mime"]); mime != "" {
-		details = append(details, mime)
+	if a.MIME != "" {
+		details = append(details, a.MIME)
 	}
-	if size, err := strconv.ParseInt(jsonText(a["size"]), 10, 64); err == nil && size > 0 {
-		details = append(details, formatBytes(size))
+	if a.Size > 0 {
+		details = append(details, formatBytes(a.Size))
 	}
-	switch missing := jsonText(a["missing"]); missing {
-	case "", "false":
-	case "true":
-		details = append(details, "missing")
+	if !files {
+		switch a.Missing {
+		case "":
+		case "true":
+			details = append(details, "missing")
+		default:
+			details = append(details, "missing: "+a.Missing)
+		}
+	}
+	s := "[" + flattenText(name)
+	if len(details) > 0 {
+		s += " (" + flattenText(strings.Join(details, ", ")) + ")"
+	}
+	switch {
+	case !files:
+		return s + "]"
+	case a.File != "":
+		return s + " → " + a.File + "]"
 	default:
-		details = append(details, "missing: "+missing)
+		return s + "] [file not included: " + flattenText(a.NotIncluded) + "]"
 	}
-	if len(details) == 0 {
-		return "[" + flattenText(name) + "]"
-	}
-	return "[" + flattenText(name) + " (" + strings.Join(details, ", ") + ")]"
 }
 
 // jsonText renders a JSON value as text: a string as is, a number or bool
@@ -140,6 +254,17 @@ func jsonText(raw json.RawMessage) string {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || string(raw) == "null" {
 		return ""
+	}
+	switch c := raw[0]; {
+	case c == '"': // the common case, without a decoder
+		var s string
+		if json.Unmarshal(raw, &s) == nil {
+			return s
+		}
+	case c == '-' || c >= '0' && c <= '9' || string(raw) == "true" || string(raw) == "false":
+		if json.Valid(raw) {
+			return string(raw)
+		}
 	}
 	var v any
 	d := json.NewDecoder(bytes.NewReader(raw))

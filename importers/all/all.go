@@ -10,10 +10,11 @@ import (
 
 	"github.com/chatvault/chatvault/importers"
 	"github.com/chatvault/chatvault/importers/jsonl"
+	"github.com/chatvault/chatvault/importers/telegram"
 )
 
 // Formats lists the formats --format accepts besides "auto".
-var Formats = []string{"jsonl"}
+var Formats = []string{"jsonl", "telegram"}
 
 type format struct {
 	name   string
@@ -23,6 +24,7 @@ type format struct {
 
 // formats, most specific first: jsonl, the most permissive sniff, comes last.
 var formats = []format{
+	{"telegram", telegram.Detect, telegram.Open},
 	{"jsonl", jsonl.Detect, jsonl.Open},
 }
 

@@ -1,0 +1,6 @@
+//go:build race
+
+package telegram
+
+// raceEnabled: the race detector slows parsing about tenfold.
+const raceEnabled = true
