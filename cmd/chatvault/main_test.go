@@ -38,6 +38,13 @@ func TestScripts(t *testing.T) {
 			env.Setenv("XDG_STATE_HOME", filepath.Join(home, "state"))
 			env.Setenv("XDG_CONFIG_HOME", filepath.Join(home, "config"))
 			env.Setenv("TZ", "UTC")
+			// The real sample exports of ../shared/testdata-public, which sits
+			// beside the repository here and in CI.
+			shared, err := filepath.Abs(filepath.Join("..", "..", "..", "shared", "testdata-public"))
+			if err != nil {
+				return err
+			}
+			env.Setenv("SAMPLES", shared)
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
