@@ -9,12 +9,13 @@ import (
 	"strings"
 
 	"github.com/chatvault/chatvault/importers"
+	"github.com/chatvault/chatvault/importers/discord"
 	"github.com/chatvault/chatvault/importers/jsonl"
 	"github.com/chatvault/chatvault/importers/telegram"
 )
 
 // Formats lists the formats --format accepts besides "auto".
-var Formats = []string{"jsonl", "telegram"}
+var Formats = []string{"jsonl", "telegram", "discord"}
 
 type format struct {
 	name   string
@@ -25,6 +26,7 @@ type format struct {
 // formats, most specific first: jsonl, the most permissive sniff, comes last.
 var formats = []format{
 	{"telegram", telegram.Detect, telegram.Open},
+	{"discord", discord.Detect, discord.Open},
 	{"jsonl", jsonl.Detect, jsonl.Open},
 }
 
