@@ -11,11 +11,12 @@ import (
 	"github.com/chatvault/chatvault/importers"
 	"github.com/chatvault/chatvault/importers/discord"
 	"github.com/chatvault/chatvault/importers/jsonl"
+	"github.com/chatvault/chatvault/importers/slack"
 	"github.com/chatvault/chatvault/importers/telegram"
 )
 
 // Formats lists the formats --format accepts besides "auto".
-var Formats = []string{"jsonl", "telegram", "discord"}
+var Formats = []string{"jsonl", "telegram", "slack", "discord"}
 
 type format struct {
 	name   string
@@ -26,6 +27,7 @@ type format struct {
 // formats, most specific first: jsonl, the most permissive sniff, comes last.
 var formats = []format{
 	{"telegram", telegram.Detect, telegram.Open},
+	{"slack", slack.Detect, slack.Open},
 	{"discord", discord.Detect, discord.Open},
 	{"jsonl", jsonl.Detect, jsonl.Open},
 }
