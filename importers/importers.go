@@ -104,6 +104,7 @@ type Record struct {
 // the fixed order of the model, empty optional keys left out.
 func (r *Record) Encode() ([]byte, error) {
 	var b bytes.Buffer
+	b.Grow(len(r.Raw) + 2*len(r.Text) + 256)
 	b.WriteByte('{')
 	first := true
 	put := func(key string, v any) error {
