@@ -196,7 +196,7 @@ func (a *Archive) commitsDescriptor() Ref { return a.descriptorRef }
 
 func (a *Archive) loadDescriptor(ctx context.Context, ref Ref) error {
 	name := a.paths.object(areaObjects, ref.ID)
-	b, err := readRef(ctx, a.st, name, ref, maxSmallObject)
+	b, err := a.readRef(ctx, name, ref, maxSmallObject)
 	if err != nil {
 		return err
 	}
@@ -292,7 +292,7 @@ func strictJSON(b []byte, v any) error {
 // readSealed reads an encrypted object by reference and decrypts it whole.
 func (a *Archive) readSealed(ctx context.Context, ar area, ref Ref, parent []byte, want seal.Expect, max int64) ([]byte, error) {
 	name := a.paths.object(ar, ref.ID)
-	b, err := readRef(ctx, a.st, name, ref, max)
+	b, err := a.readRef(ctx, name, ref, max)
 	if err != nil {
 		return nil, err
 	}

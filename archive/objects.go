@@ -68,22 +68,37 @@ func readAll(ctx context.Context, st remote.Store, name string, max int64) ([]by
 	return b, nil
 }
 
-// readRef reads an object and checks it against its reference.
-func readRef(ctx context.Context, st remote.Store, name string, ref Ref, max int64) ([]byte, error) {
-	if ref.Size > max {
+// readRef reads an object whole and checks it against its reference.
+func (a *Archive) readRef(ctx context.Context, name string, ref Ref, max int64) ([]byte, error) {
+	if ref.Size < 0 || ref.Size > max {
 		return nil, integrityError(name, "recorded size %d is over the limit of %d", ref.Size, max)
 	}
-	b, err := readAll(ctx, st, name, max)
+	return a.readObject(ctx, name, ref, make([]byte, 0, ref.Size))
+}
+
+// readObject reads an object into buf (of capacity ref.Size at least) and
+// checks its size and SHA-256 against its reference.
+func (a *Archive) readObject(ctx context.Context, name string, ref Ref, buf []byte) ([]byte, error) {
+	rc, err := a.st.Open(ctx, name)
 	if err != nil {
-		return nil, err
+		return buf, missingOr(name, err)
 	}
-	if int64(len(b)) != ref.Size {
-		return nil, integrityError(name, "size %d, expected %d", len(b), ref.Size)
+	defer rc.Close()
+	buf = buf[:ref.Size]
+	if _, err := io.ReadFull(rc, buf); err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+			return buf, integrityError(name, "shorter than %d bytes", ref.Size)
+		}
+		return buf, fmt.Errorf("reading %s: %w", name, err)
 	}
-	if Digest(sha256.Sum256(b)) != ref.SHA256 {
-		return nil, integrityError(name, "SHA-256 mismatch")
+	var one [1]byte
+	if n, _ := rc.Read(one[:]); n > 0 {
+		return buf, integrityError(name, "longer than %d bytes", ref.Size)
 	}
-	return b, nil
+	if Digest(sha256.Sum256(buf)) != ref.SHA256 {
+		return buf, integrityError(name, "SHA-256 mismatch")
+	}
+	return buf, nil
 }
 
 // plainHeader is the header of a plaintext object.

@@ -6,7 +6,6 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
-	"errors"
 	"fmt"
 	"hash"
 	"io"
@@ -295,31 +294,6 @@ func putBuf(b []byte) {
 	if cap(b) > 0 && cap(b) <= 2*maxSegmentPlain {
 		bufPool.Put(&b)
 	}
-}
-
-// readObject reads an object whose reference gives its size and SHA-256
-// into buf.
-func (a *Archive) readObject(ctx context.Context, name string, ref Ref, buf []byte) ([]byte, error) {
-	rc, err := a.st.Open(ctx, name)
-	if err != nil {
-		return buf, missingOr(name, err)
-	}
-	defer rc.Close()
-	buf = buf[:ref.Size]
-	if _, err := io.ReadFull(rc, buf); err != nil {
-		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-			return buf, integrityError(name, "shorter than %d bytes", ref.Size)
-		}
-		return buf, fmt.Errorf("reading %s: %w", name, err)
-	}
-	var one [1]byte
-	if n, _ := rc.Read(one[:]); n > 0 {
-		return buf, integrityError(name, "longer than %d bytes", ref.Size)
-	}
-	if Digest(sha256.Sum256(buf)) != ref.SHA256 {
-		return buf, integrityError(name, "SHA-256 mismatch")
-	}
-	return buf, nil
 }
 
 // decodeSegment reads, authenticates, decrypts and decompresses a whole

@@ -17,7 +17,7 @@ import (
 func (a *Archive) Wrappers(ctx context.Context) ([]*Wrapper, error) {
 	head := a.commits[len(a.commits)-1].body
 	setName := a.paths.object(areaKeys, head.WrapperSet.ID)
-	b, err := readRef(ctx, a.st, setName, head.WrapperSet, maxSmallObject)
+	b, err := a.readRef(ctx, setName, head.WrapperSet, maxSmallObject)
 	if err != nil {
 		return nil, err
 	}
@@ -35,7 +35,7 @@ func (a *Archive) Wrappers(ctx context.Context) ([]*Wrapper, error) {
 	out := make([]*Wrapper, 0, len(set.Wrappers))
 	for _, e := range set.Wrappers {
 		name := a.paths.object(areaKeys, e.ID)
-		b, err := readRef(ctx, a.st, name, e.Ref, maxSmallObject)
+		b, err := a.readRef(ctx, name, e.Ref, maxSmallObject)
 		if err != nil {
 			return nil, err
 		}

@@ -83,7 +83,7 @@ func (a *Archive) integrityRecords(ctx context.Context) ([]integrityRecord, erro
 	for _, c := range a.commits {
 		ref := c.body.IntegrityList
 		name := a.paths.object(areaObjects, ref.ID)
-		b, err := readRef(ctx, a.st, name, ref, maxListObject)
+		b, err := a.readRef(ctx, name, ref, maxListObject)
 		if err != nil {
 			return nil, err
 		}
