@@ -13,10 +13,11 @@ import (
 	"github.com/chatvault/chatvault/importers/jsonl"
 	"github.com/chatvault/chatvault/importers/slack"
 	"github.com/chatvault/chatvault/importers/telegram"
+	"github.com/chatvault/chatvault/importers/whatsapp"
 )
 
 // Formats lists the formats --format accepts besides "auto".
-var Formats = []string{"jsonl", "telegram", "slack", "discord"}
+var Formats = []string{"jsonl", "telegram", "whatsapp", "slack", "discord"}
 
 type format struct {
 	name   string
@@ -27,6 +28,7 @@ type format struct {
 // formats, most specific first: jsonl, the most permissive sniff, comes last.
 var formats = []format{
 	{"telegram", telegram.Detect, telegram.Open},
+	{"whatsapp", whatsapp.Detect, whatsapp.Open},
 	{"slack", slack.Detect, slack.Open},
 	{"discord", discord.Detect, discord.Open},
 	{"jsonl", jsonl.Detect, jsonl.Open},
