@@ -265,48 +265,106 @@ type segJob struct {
 	slot *segmentRef
 }
 
-// read consumes src in the calling goroutine: it decides for each message
-// whether it is new and buffers it; full batches go to the workers.
+// incoming is one message read ahead: its line copied into a batch arena and
+// its revision computed.
+type incoming struct {
+	m     canon.Message
+	rev   [8]byte
+	blobs []canon.Blob
+}
+
+// readAhead is what the reading stage hands to the deciding stage.
+type readAhead struct {
+	msgs  []incoming
+	arena batch // holds the lines of msgs; released once they are buffered
+	err   error // the source's error (io.EOF at the end), after msgs
+}
+
+const readAheadBatch = 512
+
+// readMessages runs in its own goroutine: it reads src (which parses, for JSON
+// Lines), copies each line out of the source's buffer and hashes it, so that
+// parsing and hashing overlap with deciding and buffering.
+func readMessages(ctx context.Context, src Source, out chan<- *readAhead) {
+	defer close(out)
+	bl, _ := src.(canon.BlobLister)
+	for {
+		ra := &readAhead{msgs: make([]incoming, 0, readAheadBatch)}
+		for len(ra.msgs) < readAheadBatch {
+			m, err := src.Next()
+			if err != nil {
+				ra.err = err
+				break
+			}
+			in := incoming{m: m}
+			chunk, off := ra.arena.add(m.Line)
+			in.m.Line = ra.arena.chunks[chunk][off : int(off)+len(m.Line)]
+			sum := sha256.Sum256(in.m.Line)
+			copy(in.rev[:], sum[:])
+			if bl != nil {
+				in.blobs = bl.Blobs()
+			}
+			ra.msgs = append(ra.msgs, in)
+		}
+		select {
+		case out <- ra:
+		case <-ctx.Done():
+			return
+		}
+		if ra.err != nil {
+			return
+		}
+	}
+}
+
+// read decides for each message whether it is new and buffers it; full
+// batches go to the workers.
 func (e *exporter) read(ctx context.Context, src Source) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ahead := make(chan *readAhead, 4)
+	go readMessages(ctx, src, ahead)
 	var sum [sha256.Size]byte
-	for i := 0; ; i++ {
-		if i%4096 == 0 && ctx.Err() != nil {
+	for ra := range ahead {
+		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		m, err := src.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return err
-		}
-		c, err := e.conversation(ctx, m.Conversation)
-		if err != nil {
-			return err
-		}
-		if m.ConversationName != "" {
-			c.label = m.ConversationName
-		}
-		var k revKey
-		c.idMAC.Reset()
-		io.WriteString(c.idMAC, m.ID)
-		copy(k.idh[:], c.idMAC.Sum(sum[:0]))
-		full := sha256.Sum256(m.Line)
-		copy(k.rev[:], full[:])
-		e.seq++
-		if !c.decide(k, e.n, &e.res) {
-			continue
-		}
-		if bl, ok := src.(canon.BlobLister); ok {
-			for _, b := range bl.Blobs() {
+		for i := range ra.msgs {
+			in := &ra.msgs[i]
+			c, err := e.conversation(ctx, in.m.Conversation)
+			if err != nil {
+				return err
+			}
+			if in.m.ConversationName != "" {
+				c.label = in.m.ConversationName
+			}
+			k := revKey{rev: in.rev}
+			c.idMAC.Reset()
+			io.WriteString(c.idMAC, in.m.ID)
+			copy(k.idh[:], c.idMAC.Sum(sum[:0]))
+			e.seq++
+			if !c.decide(k, e.n, &e.res) {
+				continue
+			}
+			for _, b := range in.blobs {
 				if err := e.storeBlob(ctx, c, b); err != nil {
 					return err
 				}
 			}
+			if err := e.buffer(ctx, c, in.m); err != nil {
+				return err
+			}
 		}
-		if err := e.buffer(ctx, c, m); err != nil {
-			return err
+		ra.arena.release()
+		if ra.err == io.EOF {
+			break
 		}
+		if ra.err != nil {
+			return ra.err
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
 	}
 	for _, c := range e.order {
 		if err := e.dispatch(ctx, c); err != nil {

@@ -10,7 +10,8 @@ type Blob struct {
 	SHA256 [32]byte
 	Size   int64
 	// Open returns the bytes; the caller closes the reader. It may be called
-	// after later messages were read, until the source is closed.
+	// after later messages were read, until the source is closed, and from
+	// another goroutine while the source's Next runs.
 	Open func() (io.ReadCloser, error)
 }
 

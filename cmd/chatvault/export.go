@@ -187,6 +187,7 @@ type inputs struct {
 	ctx       context.Context
 	files     []input
 	cur       importers.Source
+	done      []importers.Source // read to the end, still open
 	next      int
 	usesStdin bool
 	opts      importers.Options
@@ -255,7 +256,9 @@ func (in *inputs) Next() (canon.Message, error) {
 		}
 		m, err := in.cur.Next()
 		if err == io.EOF {
-			in.cur.Close()
+			// Not closed yet: the engine may still read the files of its
+			// messages (attachments). close closes every source at the end.
+			in.done = append(in.done, in.cur)
 			in.cur = nil
 			if f := in.files[in.next-1]; f.format != "jsonl" && f.size > 0 && in.onRead != nil {
 				in.onRead(f.size)
@@ -300,8 +303,10 @@ func (in *inputs) Blobs() []canon.Blob {
 }
 
 func (in *inputs) close() {
-	if in.cur != nil {
-		in.cur.Close()
+	for _, s := range append(in.done, in.cur) {
+		if s != nil {
+			s.Close()
+		}
 	}
 }
 
