@@ -134,7 +134,7 @@ func (a *Archive) Export(ctx context.Context, src Source, o ExportOptions) (Expo
 		e.known[k.SourceHash] = id
 	}
 	g, gctx := errgroup.WithContext(ctx)
-	e.jobs = make(chan segJob, o.Jobs)
+	e.jobs = make(chan segJob) // unbuffered: a batch waits in the reader, not in a queue
 	for range o.Jobs {
 		g.Go(func() error { return e.worker(gctx) })
 	}
@@ -549,7 +549,11 @@ func (e *exporter) worker(ctx context.Context) error {
 		}
 		defer enc.Close()
 	}
-	var plain, body, sealed []byte
+	// The lines go straight from the batch through the compressor into body,
+	// which, like sealed, is reused from one segment to the next.
+	body := &sliceBuffer{}
+	var sealed []byte
+	newline := []byte{'\n'}
 	for job := range e.jobs {
 		b := job.b
 		slices.SortStableFunc(b.ents, func(x, y entry) int {
@@ -561,20 +565,29 @@ func (e *exporter) worker(ctx context.Context) error {
 			}
 			return cmpInt(x.seq, y.seq)
 		})
-		plain = slices.Grow(plain[:0], b.size+len(b.ents))
+		body.b = body.b[:0]
+		var w io.Writer = body
+		if enc != nil {
+			body.b = append(body.b, codecZstd)
+			enc.Reset(body)
+			w = enc
+		} else {
+			body.b = append(body.b, codecNone)
+		}
+		plain := int64(0)
 		for _, en := range b.ents {
-			plain = append(plain, b.line(en)...)
-			plain = append(plain, '\n')
+			w.Write(b.line(en)) // writes to memory cannot fail
+			w.Write(newline)
+			plain += int64(en.len) + 1
+		}
+		if enc != nil {
+			if err := enc.Close(); err != nil {
+				return err
+			}
 		}
 		b.release()
-		body = slices.Grow(body[:0], 1+len(plain)+len(plain)/128+1024) // zstd's worst case is below this
-		if enc != nil {
-			body = enc.EncodeAll(plain, append(body, codecZstd))
-		} else {
-			body = append(append(body, codecNone), plain...)
-		}
-		sealed = slices.Grow(sealed[:0], seal.SealedSize(len(body)))
-		obj, err := e.a.appendSealObject(sealed, areaObjects, seal.KindSegment, &job.c.id, job.c.key, body)
+		sealed = slices.Grow(sealed[:0], seal.SealedSize(len(body.b)))
+		obj, err := e.a.appendSealObject(sealed, areaObjects, seal.KindSegment, &job.c.id, job.c.key, body.b)
 		if err != nil {
 			return err
 		}
@@ -583,11 +596,16 @@ func (e *exporter) worker(ctx context.Context) error {
 			return err
 		}
 		first, last := b.ents[0], b.ents[len(b.ents)-1]
-		*job.slot = segmentRef{Ref: obj.ref, Messages: len(b.ents), Plain: int64(len(plain)),
+		*job.slot = segmentRef{Ref: obj.ref, Messages: len(b.ents), Plain: plain,
 			First: time.Unix(first.sec, int64(first.nsec)).UTC(), Last: time.Unix(last.sec, int64(last.nsec)).UTC()}
 	}
 	return nil
 }
+
+// sliceBuffer is an io.Writer appending to a reusable slice.
+type sliceBuffer struct{ b []byte }
+
+func (s *sliceBuffer) Write(p []byte) (int, error) { s.b = append(s.b, p...); return len(p), nil }
 
 func cmpInt(a, b int64) int {
 	switch {
@@ -689,7 +707,13 @@ func (e *exporter) writeConversation(ctx context.Context, c *convState) (Ref, er
 			run = append(run, indexRecord{IDHash: idh, Rev: l.rev, Commit: l.commit})
 		}
 	}
-	ref, err := e.b.sealed(ctx, areaObjects, seal.KindIndexRun, &c.id, c.key, encodeIndexRun(run))
+	// Each step below needs only the one before it: let the garbage collector
+	// take the index map and then the records, so that a conversation of
+	// millions of messages costs one copy of its index run at a time.
+	c.latest = nil
+	encoded := encodeIndexRun(run)
+	run = nil
+	ref, err := e.b.sealed(ctx, areaObjects, seal.KindIndexRun, &c.id, c.key, encoded)
 	if err != nil {
 		return Ref{}, err
 	}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/chatvault/chatvault/importers"
@@ -42,6 +43,12 @@ func Detect(path string) (string, error) {
 	}
 	if _, err := os.Stat(path); err != nil {
 		return "", err
+	}
+	// A .jsonl name is the strongest sign there is: canonical lines carry
+	// other formats' records in "raw", which their sniffers would recognize.
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".jsonl", ".ndjson":
+		return "jsonl", nil
 	}
 	for _, f := range formats {
 		if f.detect(path) {
