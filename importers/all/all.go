@@ -12,13 +12,15 @@ import (
 	"github.com/chatvault/chatvault/importers"
 	"github.com/chatvault/chatvault/importers/discord"
 	"github.com/chatvault/chatvault/importers/jsonl"
+	"github.com/chatvault/chatvault/importers/messenger"
+	"github.com/chatvault/chatvault/importers/signal"
 	"github.com/chatvault/chatvault/importers/slack"
 	"github.com/chatvault/chatvault/importers/telegram"
 	"github.com/chatvault/chatvault/importers/whatsapp"
 )
 
 // Formats lists the formats --format accepts besides "auto".
-var Formats = []string{"jsonl", "telegram", "whatsapp", "slack", "discord"}
+var Formats = []string{"jsonl", "telegram", "whatsapp", "slack", "discord", "signal", "messenger"}
 
 type format struct {
 	name   string
@@ -32,6 +34,8 @@ var formats = []format{
 	{"whatsapp", whatsapp.Detect, whatsapp.Open},
 	{"slack", slack.Detect, slack.Open},
 	{"discord", discord.Detect, discord.Open},
+	{"signal", signal.Detect, signal.Open},
+	{"messenger", messenger.Detect, messenger.Open},
 	{"jsonl", jsonl.Detect, jsonl.Open},
 }
 

@@ -1,0 +1,6 @@
+//go:build race
+
+package signal
+
+// raceEnabled: the race detector slows importing about tenfold.
+const raceEnabled = true
