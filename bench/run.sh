@@ -1,0 +1,206 @@
+#!/usr/bin/env bash
+# bench/run.sh: end-to-end throughput and memory of the chatvault binary.
+#
+# Builds chatvault, generates a corpus (cached in bench/out/), and times with
+# GNU time `chatvault init`, `export`, a second export of the same file
+# (nothing new), `restore` and `verify --read-data` over a fresh temporary
+# store, for a grouped and an interleaved corpus. Then it times
+# `zstd -1 -T1 | age` (and the reverse) over the same corpus as a baseline.
+# Prints a markdown table and keeps a copy in bench/out/results-*.md.
+#
+# Environment:
+#   BENCH_SIZE=1GiB            corpus size (gencorpus -size syntax)
+#   BENCH_SEED=1               corpus seed
+#   BENCH_CONVERSATIONS=200    conversations in the corpus
+#   BENCH_ORDERS="grouped interleaved"
+#   BENCH_COMPRESSION=         chatvault export --compression (empty: the CLI default)
+#   BENCH_BASELINE=1           0 skips the zstd|age baseline
+#   BENCH_OUT=bench/out        binaries, corpora and results (gitignored)
+#   BENCH_CHATVAULT=           a chatvault binary to measure instead of building ./cmd/chatvault
+#   TMPDIR                     where the temporary stores and restores go
+#
+# MB/s is 10^6 bytes of corpus (canonical JSONL input) per wall-clock second,
+# for every step. Safe to rerun: temporary directories are removed on exit,
+# corpora are reused when present (same options give the same bytes).
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+size=${BENCH_SIZE:-1GiB}
+seed=${BENCH_SEED:-1}
+convs=${BENCH_CONVERSATIONS:-200}
+orders=${BENCH_ORDERS:-grouped interleaved}
+compression=${BENCH_COMPRESSION:-}
+baseline=${BENCH_BASELINE:-1}
+out=${BENCH_OUT:-$root/bench/out}
+mkdir -p "$out/bin"
+out=$(cd "$out" && pwd)
+bin=$out/bin
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/chatvault-bench.XXXXXX")
+cleanup() { rm -rf "$tmp"; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+log() { printf '%s\n' "$*" >&2; }
+die() { log "run.sh: $*"; exit 1; }
+
+# --- tools -------------------------------------------------------------------
+
+have_gnu_time() { [ -x /usr/bin/time ] && /usr/bin/time -V 2>&1 | grep -q GNU; }
+apt_install() {
+	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+		log "installing $* with apt-get"
+		DEBIAN_FRONTEND=noninteractive apt-get install -y "$@" >&2 ||
+			{ apt-get update >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y "$@" >&2; }
+	else
+		die "$* missing: install it (Debian: apt-get install -y $*)"
+	fi
+}
+have_gnu_time || apt_install time
+have_gnu_time || die "GNU time is needed at /usr/bin/time"
+
+if [ "$baseline" = 1 ]; then
+	command -v zstd >/dev/null || apt_install zstd
+	if [ ! -x "$bin/age" ] || [ ! -x "$bin/age-keygen" ]; then
+		log "installing age v1.3.2 into $bin"
+		(cd "$tmp" && GOFLAGS= GOBIN="$bin" go install filippo.io/age/cmd/...@v1.3.2) >&2
+	fi
+fi
+
+if [ -n "${BENCH_CHATVAULT:-}" ]; then
+	cv=$(cd "$(dirname "$BENCH_CHATVAULT")" && pwd)/$(basename "$BENCH_CHATVAULT")
+	[ -x "$cv" ] || die "BENCH_CHATVAULT=$BENCH_CHATVAULT is not an executable"
+	log "measuring $cv"
+else
+	log "building chatvault"
+	go build -o "$bin/chatvault" ./cmd/chatvault || die "chatvault does not build"
+	cv=$bin/chatvault
+fi
+go build -o "$bin/gencorpus" ./bench/gencorpus
+
+# --- measuring -----------------------------------------------------------------
+
+# measure NAME BYTES CMD...: runs CMD under GNU time and appends a row to
+# $tmp/rows: name, bytes, wall seconds, user+sys seconds, max RSS KiB.
+measure() {
+	local name=$1 bytes=$2
+	shift 2
+	local t0 t1
+	t0=$(date +%s%N)
+	if ! /usr/bin/time -v -o "$tmp/time.txt" "$@" >"$tmp/stdout" 2>"$tmp/stderr"; then
+		log "run.sh: $name failed:"
+		cat "$tmp/stderr" "$tmp/time.txt" >&2
+		exit 1
+	fi
+	t1=$(date +%s%N)
+	local rss user sys
+	rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$tmp/time.txt")
+	user=$(awk -F': ' '/User time/ {print $2}' "$tmp/time.txt")
+	sys=$(awk -F': ' '/System time/ {print $2}' "$tmp/time.txt")
+	awk -v n="$name" -v b="$bytes" -v ns="$((t1 - t0))" -v u="$user" -v s="$sys" -v r="$rss" \
+		'BEGIN { printf "%s\t%d\t%.3f\t%.2f\t%d\n", n, b, ns / 1e9, u + s, r }' >>"$tmp/rows"
+	log "  $(tail -n 1 "$tmp/rows" | awk -F'\t' '{ printf "%-38s %8.2f s %8.1f MB/s %8.1f MiB RSS", $1, $3, ($2 ? $2 / $3 / 1e6 : 0), $5 / 1024 }')"
+}
+
+: >"$tmp/rows"
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+export CHATVAULT_PASSPHRASE=chatvault-benchmark-passphrase
+unset CHATVAULT_REPO CHATVAULT_STATE_DIR CHATVAULT_CONFIG
+export XDG_CONFIG_HOME=$tmp/config # no user config file
+
+# --format jsonl: with auto, chatvault sniffs the file, and the Telegram
+# sniffer claims canonical JSONL whose raw records carry Telegram keys
+# ("date_unixtime"), as this corpus's do.
+comp_flag=()
+[ -n "$compression" ] && comp_flag=(--compression "$compression")
+
+first_corpus=
+for order in $orders; do
+	corpus=$out/corpus-$order-$size-s$seed-c$convs.jsonl
+	if [ ! -s "$corpus" ]; then
+		log "generating $corpus"
+		"$bin/gencorpus" -size "$size" -seed "$seed" -conversations "$convs" -order "$order" -o "$corpus"
+	fi
+	[ -n "$first_corpus" ] || first_corpus=$corpus
+	bytes=$(stat -c %s "$corpus")
+	cat "$corpus" >/dev/null # warm the page cache: every step reads it warm
+
+	log "$order corpus: $bytes bytes"
+	repo=$tmp/repo-$order state=$tmp/state-$order
+	g=(--repo "$repo" --state-dir "$state")
+	measure "$order: init (Argon2id)" 0 "$cv" "${g[@]}" --json init "bench-$order"
+	id=$(sed -n 's/.*"id":"\([0-9a-f]*\)".*/\1/p' "$tmp/stdout")
+	[ -n "$id" ] || die "no archive id in the output of init: $(cat "$tmp/stdout")"
+	measure "$order: export" "$bytes" "$cv" "${g[@]}" -q export --format jsonl "${comp_flag[@]}" "$id" "$corpus"
+	measure "$order: export again (no change)" "$bytes" "$cv" "${g[@]}" -q export --format jsonl "${comp_flag[@]}" "$id" "$corpus"
+	stored=$(du -sb "$repo" | cut -f1)
+	restored=$tmp/restore-$order
+	measure "$order: restore" "$bytes" "$cv" "${g[@]}" -q restore "$id" -o "$restored"
+	got=$(cat "$restored"/* | wc -c)
+	[ "$got" = "$bytes" ] || die "restore wrote $got bytes, the corpus has $bytes"
+	rm -rf "$restored"
+	measure "$order: verify --read-data" "$bytes" "$cv" "${g[@]}" -q verify --read-data "$id"
+	printf '%s\t%s\n' "$order" "$stored" >>"$tmp/stored"
+	rm -rf "$repo" "$state"
+done
+
+if [ "$baseline" = 1 ]; then
+	corpus=$first_corpus
+	bytes=$(stat -c %s "$corpus")
+	"$bin/age-keygen" -o "$tmp/age.key" 2>/dev/null
+	recipient=$("$bin/age-keygen" -y "$tmp/age.key")
+	log "baseline over $corpus"
+	measure "baseline: zstd -1 -T1 | age" "$bytes" sh -c 'zstd -q -1 -T1 -c "$1" | "$2" -r "$3" >/dev/null' sh "$corpus" "$bin/age" "$recipient"
+	zstd -q -1 -T1 -c "$corpus" | "$bin/age" -r "$recipient" >"$tmp/corpus.zst.age"
+	measure "baseline: age -d | zstd -d" "$bytes" sh -c '"$2" -d -i "$3" "$1" | zstd -q -d -c >/dev/null' sh "$tmp/corpus.zst.age" "$bin/age" "$tmp/age.key"
+	rm -f "$tmp/corpus.zst.age"
+fi
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# --- report --------------------------------------------------------------------
+
+report=$out/results-$(date -u +%Y%m%dT%H%M%SZ).md
+{
+	echo "## chatvault end-to-end benchmark"
+	echo
+	echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- 2>/dev/null || echo ' (+ uncommitted changes)')"
+	echo "- machine: $(nproc) CPUs, $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo), $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo) RAM, $(go env GOVERSION)"
+	echo "- load average before / after: $load_before / $load_after"
+	echo "- binary: $cv ($("$cv" --version 2>/dev/null | head -n 1))"
+	echo "- corpus: $size, seed $seed, $convs conversations; compression: ${compression:-CLI default}; passphrase wrapper (each command but init runs one Argon2id unlock, ~ the init row)"
+	echo
+	echo "| step | wall s | MB/s | MB/s without the unlock | CPU s (user+sys) | peak RSS MiB |"
+	echo "|---|---:|---:|---:|---:|---:|"
+	awk -F'\t' '
+		{ name = $1; order = name; sub(/:.*/, "", order)
+		  if (name ~ /: init/) init[order] = $3
+		  net = "–"
+		  if ($2 > 0 && order != "baseline" && (order in init) && $3 > init[order]) net = sprintf("%.1f", $2 / ($3 - init[order]) / 1e6)
+		  gsub(/\|/, "\\|", name)
+		  printf "| %s | %.2f | %s | %s | %.2f | %.0f |\n", name, $3, ($2 > 0 ? sprintf("%.1f", $2 / $3 / 1e6) : "–"), net, $4, $5 / 1024 }' "$tmp/rows"
+	echo
+	if [ -s "$tmp/stored" ]; then
+		awk -F'\t' -v b="$(stat -c %s "$first_corpus")" '{ printf "- stored size after export (%s): %.1f MiB, %.1f%% of the corpus\n", $1, $2 / 1048576, 100 * $2 / b }' "$tmp/stored"
+	fi
+	# ratios against the baseline and the targets
+	awk -F'\t' '
+		{ wall[$1] = $3; bytes[$1] = $2; rss[$1] = $5 }
+		END {
+			bz = "baseline: zstd -1 -T1 | age"; bd = "baseline: age -d | zstd -d"
+			for (n in wall) {
+				if (n ~ /: export$/ && (bz in wall)) printf "- %s / zstd|age: %.2f\n", n, (bytes[n] / wall[n]) / (bytes[bz] / wall[bz])
+				if (n ~ /: restore$/ && (bd in wall)) printf "- %s / age -d|zstd -d: %.2f\n", n, (bytes[n] / wall[n]) / (bytes[bd] / wall[bd])
+			}
+			for (n in wall) {
+				if (n ~ /^baseline/) continue
+				mbs = bytes[n] ? bytes[n] / wall[n] / 1e6 : 0
+				if (n ~ /: export$/) printf "- target export >= 200 MB/s (%s): %.1f MB/s, %s\n", n, mbs, (mbs >= 200 ? "met" : "MISSED")
+				if (n ~ /: restore$/) printf "- target restore >= 400 MB/s (%s): %.1f MB/s, %s\n", n, mbs, (mbs >= 400 ? "met" : "MISSED")
+				if (n !~ /init/) printf "- target peak RSS <= 256 MiB (%s): %.0f MiB, %s\n", n, rss[n] / 1024, (rss[n] <= 262144 ? "met" : "MISSED")
+			}
+		}' "$tmp/rows" | sort
+} | tee "$report"
+cp "$report" "$out/results.md"
+log "written $report"
