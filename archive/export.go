@@ -549,11 +549,8 @@ func (e *exporter) worker(ctx context.Context) error {
 		}
 		defer enc.Close()
 	}
-	// The lines go straight from the batch through the compressor into body,
-	// which, like sealed, is reused from one segment to the next.
-	body := &sliceBuffer{}
-	var sealed []byte
-	newline := []byte{'\n'}
+	// plain, body and sealed are reused from one segment to the next.
+	var plain, body, sealed []byte
 	for job := range e.jobs {
 		b := job.b
 		slices.SortStableFunc(b.ents, func(x, y entry) int {
@@ -565,29 +562,19 @@ func (e *exporter) worker(ctx context.Context) error {
 			}
 			return cmpInt(x.seq, y.seq)
 		})
-		body.b = body.b[:0]
-		var w io.Writer = body
-		if enc != nil {
-			body.b = append(body.b, codecZstd)
-			enc.Reset(body)
-			w = enc
-		} else {
-			body.b = append(body.b, codecNone)
-		}
-		plain := int64(0)
+		plain = slices.Grow(plain[:0], b.size+len(b.ents))
 		for _, en := range b.ents {
-			w.Write(b.line(en)) // writes to memory cannot fail
-			w.Write(newline)
-			plain += int64(en.len) + 1
-		}
-		if enc != nil {
-			if err := enc.Close(); err != nil {
-				return err
-			}
+			plain = append(plain, b.line(en)...)
+			plain = append(plain, '\n')
 		}
 		b.release()
-		sealed = slices.Grow(sealed[:0], seal.SealedSize(len(body.b)))
-		obj, err := e.a.appendSealObject(sealed, areaObjects, seal.KindSegment, &job.c.id, job.c.key, body.b)
+		if enc != nil {
+			body = enc.EncodeAll(plain, append(body[:0], codecZstd))
+		} else {
+			body = append(append(body[:0], codecNone), plain...)
+		}
+		sealed = slices.Grow(sealed[:0], seal.SealedSize(len(body)))
+		obj, err := e.a.appendSealObject(sealed, areaObjects, seal.KindSegment, &job.c.id, job.c.key, body)
 		if err != nil {
 			return err
 		}
@@ -596,16 +583,11 @@ func (e *exporter) worker(ctx context.Context) error {
 			return err
 		}
 		first, last := b.ents[0], b.ents[len(b.ents)-1]
-		*job.slot = segmentRef{Ref: obj.ref, Messages: len(b.ents), Plain: plain,
+		*job.slot = segmentRef{Ref: obj.ref, Messages: len(b.ents), Plain: int64(len(plain)),
 			First: time.Unix(first.sec, int64(first.nsec)).UTC(), Last: time.Unix(last.sec, int64(last.nsec)).UTC()}
 	}
 	return nil
 }
-
-// sliceBuffer is an io.Writer appending to a reusable slice.
-type sliceBuffer struct{ b []byte }
-
-func (s *sliceBuffer) Write(p []byte) (int, error) { s.b = append(s.b, p...); return len(p), nil }
 
 func cmpInt(a, b int64) int {
 	switch {
