@@ -26,7 +26,7 @@ var version string
 // GOMEMLIMIT variable sets another: it makes the garbage collector work
 // harder as the heap nears it, which keeps the peak RSS of an export or a
 // restore of any size near 256 MiB (docs/PERFORMANCE.md).
-const defaultMemoryLimit = 200 << 20
+const defaultMemoryLimit = 176 << 20
 
 func main() {
 	if os.Getenv("GOMEMLIMIT") == "" {
