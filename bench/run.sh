@@ -20,7 +20,8 @@
 #   TMPDIR                     where the temporary stores and restores go
 #
 # MB/s is 10^6 bytes of corpus (canonical JSONL input) per wall-clock second,
-# for every step. Safe to rerun: temporary directories are removed on exit,
+# for every step; MB/cpu-s the same per CPU second (user + system), which
+# depends much less on what else the machine runs. Safe to rerun: temporary directories are removed on exit,
 # corpora are reused when present (same options give the same bytes).
 set -euo pipefail
 
@@ -37,6 +38,15 @@ out=${BENCH_OUT:-$root/bench/out}
 mkdir -p "$out/bin"
 out=$(cd "$out" && pwd)
 bin=$out/bin
+
+# One run at a time: two runs on one machine spoil each other's figures.
+if command -v flock >/dev/null; then
+	exec 9>"$out/.lock"
+	if ! flock -n 9; then
+		printf '%s\n' "run.sh: another bench/run.sh is running; waiting for it" >&2
+		flock 9
+	fi
+fi
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/chatvault-bench.XXXXXX")
 cleanup() { rm -rf "$tmp"; }
@@ -75,10 +85,10 @@ if [ -n "${BENCH_CHATVAULT:-}" ]; then
 	log "measuring $cv"
 else
 	log "building chatvault"
-	go build -o "$bin/chatvault" ./cmd/chatvault || die "chatvault does not build"
-	cv=$bin/chatvault
+	go build -o "$tmp/bin/chatvault" ./cmd/chatvault || die "chatvault does not build"
+	cv=$tmp/bin/chatvault
 fi
-go build -o "$bin/gencorpus" ./bench/gencorpus
+go build -o "$tmp/bin/gencorpus" ./bench/gencorpus
 
 # --- measuring -----------------------------------------------------------------
 
@@ -121,7 +131,7 @@ for order in $orders; do
 	corpus=$out/corpus-$order-$size-s$seed-c$convs.jsonl
 	if [ ! -s "$corpus" ]; then
 		log "generating $corpus"
-		"$bin/gencorpus" -size "$size" -seed "$seed" -conversations "$convs" -order "$order" -o "$corpus"
+		"$tmp/bin/gencorpus" -size "$size" -seed "$seed" -conversations "$convs" -order "$order" -o "$corpus"
 	fi
 	[ -n "$first_corpus" ] || first_corpus=$corpus
 	bytes=$(stat -c %s "$corpus")
@@ -167,19 +177,19 @@ report=$out/results-$(date -u +%Y%m%dT%H%M%SZ).md
 	echo
 	echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- 2>/dev/null || echo ' (+ uncommitted changes)')"
 	echo "- machine: $(nproc) CPUs, $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo), $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo) RAM, $(go env GOVERSION)"
-	echo "- load average before / after: $load_before / $load_after"
-	echo "- binary: $cv ($("$cv" --version 2>/dev/null | head -n 1))"
+	echo "- load average before / after: $load_before / $load_after (on a shared machine, compare MB/cpu-s)"
+	echo "- binary: ${BENCH_CHATVAULT:-built from this tree} ($("$cv" --version 2>/dev/null | head -n 1))"
 	echo "- corpus: $size, seed $seed, $convs conversations; compression: ${compression:-CLI default}; passphrase wrapper (each command but init runs one Argon2id unlock, ~ the init row)"
 	echo
-	echo "| step | wall s | MB/s | MB/s without the unlock | CPU s (user+sys) | peak RSS MiB |"
-	echo "|---|---:|---:|---:|---:|---:|"
+	echo "| step | wall s | MB/s | MB/s without the unlock | CPU s (user+sys) | MB/cpu-s | peak RSS MiB |"
+	echo "|---|---:|---:|---:|---:|---:|---:|"
 	awk -F'\t' '
 		{ name = $1; order = name; sub(/:.*/, "", order)
 		  if (name ~ /: init/) init[order] = $3
 		  net = "–"
 		  if ($2 > 0 && order != "baseline" && (order in init) && $3 > init[order]) net = sprintf("%.1f", $2 / ($3 - init[order]) / 1e6)
 		  gsub(/\|/, "\\|", name)
-		  printf "| %s | %.2f | %s | %s | %.2f | %.0f |\n", name, $3, ($2 > 0 ? sprintf("%.1f", $2 / $3 / 1e6) : "–"), net, $4, $5 / 1024 }' "$tmp/rows"
+		  printf "| %s | %.2f | %s | %s | %.2f | %s | %.0f |\n", name, $3, ($2 > 0 ? sprintf("%.1f", $2 / $3 / 1e6) : "–"), net, $4, ($2 > 0 && $4 > 0 ? sprintf("%.1f", $2 / $4 / 1e6) : "–"), $5 / 1024 }' "$tmp/rows"
 	echo
 	if [ -s "$tmp/stored" ]; then
 		awk -F'\t' -v b="$(stat -c %s "$first_corpus")" '{ printf "- stored size after export (%s): %.1f MiB, %.1f%% of the corpus\n", $1, $2 / 1048576, 100 * $2 / b }' "$tmp/stored"
