@@ -1,8 +1,6 @@
 package discord
 
 import (
-	"context"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"io"
@@ -60,8 +58,8 @@ func (s *source) attachment(fsrc *fileSource, msgID string, a dceAttachment) (im
 	for _, rel := range cands {
 		fi, err := s.root.Lstat(rel)
 		if err != nil {
-			if !errors.Is(err, fs.ErrNotExist) && !isNotDir(err) {
-				if isEscape(err) {
+			if !errors.Is(err, fs.ErrNotExist) && !importers.IsNotDir(err) {
+				if importers.IsEscape(err) {
 					att.Missing = missingOutside
 					return att, nil
 				}
@@ -79,7 +77,7 @@ func (s *source) attachment(fsrc *fileSource, msgID string, a dceAttachment) (im
 			att.Missing = missingNotFile
 			return att, nil
 		}
-		sum, n, err := s.hashFile(rel)
+		sum, n, err := importers.HashFile(s.ctx, s.root, rel)
 		if err != nil && s.ctx.Err() != nil {
 			return att, nil // the caller reports the cancellation
 		}
@@ -95,69 +93,14 @@ func (s *source) attachment(fsrc *fileSource, msgID string, a dceAttachment) (im
 		att.Missing, att.Size, att.SHA256, att.Blob = "", n, hexSum, hexSum
 		root, name := s.root, rel
 		return att, &canon.Blob{SHA256: sum, Size: n, Open: func() (io.ReadCloser, error) {
-			return openRegular(root, name)
+			return importers.OpenRegular(root, name)
 		}}
 	}
 	return att, nil
 }
 
-func (s *source) hashFile(rel string) (sum [32]byte, n int64, err error) {
-	f, err := openRegular(s.root, rel)
-	if err != nil {
-		return sum, 0, err
-	}
-	defer f.Close()
-	h := sha256.New()
-	n, err = io.Copy(h, ctxReader{s.ctx, f})
-	if err != nil {
-		return sum, 0, err
-	}
-	h.Sum(sum[:0])
-	return sum, n, nil
-}
-
-// ctxReader stops a long read (hashing a large video) when the import is
 // cancelled.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
-}
-
-// openRegular opens name inside root and checks that it is a regular file
 // (not a FIFO or device swapped in after the Lstat).
-func openRegular(root *os.Root, name string) (*os.File, error) {
-	f, err := root.Open(name)
-	if err != nil {
-		return nil, err
-	}
-	fi, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		f.Close()
-		return nil, errors.New(name + ": not a regular file")
-	}
-	return f, nil
-}
-
-func isNotDir(err error) bool {
-	var pe *fs.PathError
-	return errors.As(err, &pe) && strings.Contains(pe.Err.Error(), "not a directory")
-}
-
-func isEscape(err error) bool {
-	return err != nil && strings.Contains(err.Error(), "escapes from parent")
-}
-
 // isURL reports whether u is a web address rather than a file path. A
 // Windows drive path ("C:\…") has a one-letter scheme and is not a URL.
 func isURL(u string) bool {
@@ -182,7 +125,7 @@ func localCandidates(u string) ([]string, bool) {
 	var out []string
 	seen := map[string]bool{}
 	add := func(p string) bool {
-		if p == "" || strings.HasPrefix(p, "/") || hasDrive(p) || strings.ContainsRune(p, 0) {
+		if p == "" || strings.HasPrefix(p, "/") || importers.HasDrive(p) || strings.ContainsRune(p, 0) {
 			return false
 		}
 		for _, el := range strings.Split(p, "/") {
@@ -213,10 +156,6 @@ func localCandidates(u string) ([]string, bool) {
 		}
 	}
 	return out, true
-}
-
-func hasDrive(p string) bool {
-	return len(p) >= 2 && p[1] == ':' && (p[0] >= 'a' && p[0] <= 'z' || p[0] >= 'A' && p[0] <= 'Z')
 }
 
 // mimeTypes is a fixed table (not the system's mime.types, which differs

@@ -1,8 +1,6 @@
 package signal
 
 import (
-	"context"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"io"
@@ -54,10 +52,10 @@ func (s *source) attachment(cr *chatReader, line int, l link) (importers.Attachm
 	for _, rel := range cands {
 		fi, err := s.root.Lstat(rel)
 		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) || isNotDir(err) {
+			if errors.Is(err, fs.ErrNotExist) || importers.IsNotDir(err) {
 				continue
 			}
-			if isEscape(err) {
+			if importers.IsEscape(err) {
 				a.Missing = missingOutside
 				return a, nil
 			}
@@ -75,7 +73,7 @@ func (s *source) attachment(cr *chatReader, line int, l link) (importers.Attachm
 		}
 		hv, ok := s.hashes[rel]
 		if !ok {
-			hv.sum, hv.size, err = s.hashFile(rel)
+			hv.sum, hv.size, err = importers.HashFile(s.ctx, s.root, rel)
 			if err != nil {
 				if s.ctx.Err() == nil {
 					s.o.Warnf("%s: line %d: attachment %q: %v", cr.c.path, line, l.target, err)
@@ -91,7 +89,7 @@ func (s *source) attachment(cr *chatReader, line int, l link) (importers.Attachm
 		a.Missing, a.Size, a.SHA256, a.Blob = "", hv.size, sum, sum
 		root, name := s.root, rel
 		return a, &canon.Blob{SHA256: hv.sum, Size: hv.size, Open: func() (io.ReadCloser, error) {
-			return openRegular(root, name)
+			return importers.OpenRegular(root, name)
 		}}
 	}
 	return a, nil
@@ -105,7 +103,7 @@ func candidates(dir, target string) ([]string, bool) {
 	var out []string
 	add := func(p string) bool {
 		p = strings.ReplaceAll(p, `\`, "/")
-		if p == "" || strings.HasPrefix(p, "/") || hasDrive(p) || strings.ContainsRune(p, 0) {
+		if p == "" || strings.HasPrefix(p, "/") || importers.HasDrive(p) || strings.ContainsRune(p, 0) {
 			return false
 		}
 		p = path.Join(dir, p)
@@ -131,67 +129,8 @@ func candidates(dir, target string) ([]string, bool) {
 	return out, true
 }
 
-func hasDrive(p string) bool {
-	return len(p) >= 2 && p[1] == ':' && (p[0] >= 'a' && p[0] <= 'z' || p[0] >= 'A' && p[0] <= 'Z')
-}
-
-func (s *source) hashFile(rel string) (sum [32]byte, n int64, err error) {
-	f, err := openRegular(s.root, rel)
-	if err != nil {
-		return sum, 0, err
-	}
-	defer f.Close()
-	h := sha256.New()
-	n, err = io.Copy(h, ctxReader{s.ctx, f})
-	if err != nil {
-		return sum, 0, err
-	}
-	h.Sum(sum[:0])
-	return sum, n, nil
-}
-
-// ctxReader stops a long read (hashing a large video) when the import is
 // cancelled.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
-}
-
-// openRegular opens name inside root and checks that it is a regular file
 // (not a FIFO or device swapped in after the Lstat).
-func openRegular(root *os.Root, name string) (*os.File, error) {
-	f, err := root.Open(name)
-	if err != nil {
-		return nil, err
-	}
-	fi, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		f.Close()
-		return nil, errors.New(name + ": not a regular file")
-	}
-	return f, nil
-}
-
-func isNotDir(err error) bool {
-	var pe *fs.PathError
-	return errors.As(err, &pe) && strings.Contains(pe.Err.Error(), "not a directory")
-}
-
-func isEscape(err error) bool {
-	return err != nil && strings.Contains(err.Error(), "escapes from parent")
-}
-
 // mimeTypes is a fixed table (not the system's mime.types, which differs
 // between machines and would make re-imports differ).
 var mimeTypes = map[string]string{
