@@ -12,6 +12,7 @@ import (
 
 	"github.com/chatvault/chatvault/archive"
 	"github.com/chatvault/chatvault/archive/canon"
+	"github.com/chatvault/chatvault/kms/recovery"
 	"github.com/chatvault/chatvault/kms/secret"
 	"github.com/chatvault/chatvault/remote"
 )
@@ -263,5 +264,34 @@ func TestFormatTextMessageWithFiles(t *testing.T) {
 		"[x] [file not included: missing from the export] [y] [file not included: not in the archive] [a b → Chat-0123456789ab.files/a_b]"
 	if got := formatTextMessage(m, true); got != want {
 		t.Errorf("formatTextMessage\n got %q\nwant %q", got, want)
+	}
+}
+
+func TestPromptRecoveryKey(t *testing.T) {
+	k, err := recovery.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	typed := func(s string) func(string) ([]byte, error) {
+		return func(prompt string) ([]byte, error) {
+			if !strings.Contains(prompt, "Recovery key for archive") {
+				t.Errorf("prompt %q", prompt)
+			}
+			return []byte(s), nil
+		}
+	}
+	got, err := promptRecoveryKey(typed(strings.ToLower(k.String())), "x")
+	if err != nil || got != k {
+		t.Fatalf("typed key: %v", err)
+	}
+	bad := []byte(k.String())
+	bad[0] ^= 1
+	if _, err := promptRecoveryKey(typed(string(bad)), "x"); !errors.Is(err, recovery.ErrInvalid) {
+		t.Fatalf("typo: %v", err)
+	}
+	if _, err := promptRecoveryKey(nil, "x"); err == nil {
+		t.Fatal("no terminal: no error")
+	} else if code, _ := exitCode(context.Background(), err, true); code != 2 {
+		t.Fatalf("no terminal: exit %d, want 2", code)
 	}
 }

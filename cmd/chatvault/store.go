@@ -55,12 +55,28 @@ type keyFlags struct {
 	passphraseFile    string
 	passphraseCommand string
 	recoveryKeyFile   string
+	recoveryKeyPrompt bool
 }
 
 func (k *keyFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&k.passphraseFile, "passphrase-file", "", "read the passphrase from `FILE`")
 	fs.StringVar(&k.passphraseCommand, "passphrase-command", "", "read the passphrase from the output of `COMMAND` (run with sh -c)")
 	fs.StringVar(&k.recoveryKeyFile, "recovery-key-file", "", "open the archive with the recovery key (or recovery sheet) in `FILE`")
+	fs.BoolVar(&k.recoveryKeyPrompt, "recovery-key-prompt", false, "open the archive with a recovery key typed at a prompt (no echo)")
+}
+
+// promptRecoveryKey asks for a recovery key without echo and parses it; a
+// typo is caught by the key's checksum.
+func promptRecoveryKey(prompt func(string) ([]byte, error), archiveName string) (recovery.Key, error) {
+	if prompt == nil {
+		return recovery.Key{}, usageErrorf("--recovery-key-prompt needs a terminal; use --recovery-key-file FILE")
+	}
+	typed, err := prompt("Recovery key for archive " + archiveName + ": ")
+	if err != nil {
+		return recovery.Key{}, err
+	}
+	defer clear(typed)
+	return recovery.Parse(string(typed))
 }
 
 // secretSource is where passphrases come from in this run. stdinIsData says
@@ -92,14 +108,24 @@ func (a *app) secretSource(k keyFlags, stdinIsData bool) secret.Source {
 func (a *app) unlock(ctx context.Context, ar *archive.Archive, k keyFlags, stdinIsData bool) error {
 	var u archive.Unlocker
 	hint := ""
-	if k.recoveryKeyFile != "" {
+	switch {
+	case k.recoveryKeyFile != "" && k.recoveryKeyPrompt:
+		return usageErrorf("--recovery-key-file and --recovery-key-prompt exclude each other")
+	case k.recoveryKeyFile != "":
 		key, err := recovery.ReadFile(k.recoveryKeyFile)
 		if err != nil {
 			return secretFileError(err)
 		}
 		u = archive.RecoveryUnlocker{Key: key}
 		hint = "check that the recovery key in " + k.recoveryKeyFile + " belongs to this archive"
-	} else {
+	case k.recoveryKeyPrompt:
+		key, err := promptRecoveryKey(a.secretSource(k, stdinIsData).Prompt, a.archiveName(ar.ID()))
+		if err != nil {
+			return err
+		}
+		u = archive.RecoveryUnlocker{Key: key}
+		hint = "check that the recovery key you typed belongs to this archive"
+	default:
 		src := a.secretSource(k, stdinIsData)
 		purpose := "passphrase for archive " + a.archiveName(ar.ID())
 		u = &archive.PassphraseUnlocker{Get: func(ctx context.Context) ([]byte, error) {
