@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/chatvault/chatvault/crypto/seal"
@@ -103,7 +104,9 @@ func (a *Archive) appendSealObject(dst []byte, ar area, kind seal.Kind, conv *ID
 	if conv != nil {
 		h.ConversationID = conv[:]
 	}
-	data, err := seal.AppendSeal(dst[:0], parent, h, plaintext, a.opts.Rand)
+	// Sized up front: growing by append frame by frame would copy the
+	// object over and over (quadratic in its size).
+	data, err := seal.AppendSeal(slices.Grow(dst[:0], seal.SealedSize(len(plaintext))), parent, h, plaintext, a.opts.Rand)
 	if err != nil {
 		return newObject{}, err
 	}

@@ -21,8 +21,9 @@
 #
 # MB/s is 10^6 bytes of corpus (canonical JSONL input) per wall-clock second,
 # for every step; MB/cpu-s the same per CPU second (user + system), which
-# depends much less on what else the machine runs. Safe to rerun: temporary directories are removed on exit,
-# corpora are reused when present (same options give the same bytes).
+# depends much less on what else the machine runs. Safe to rerun: one run at
+# a time (a lock in bench/out), temporary directories removed on exit,
+# corpora reused when present (same options give the same bytes).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -120,9 +121,9 @@ export CHATVAULT_PASSPHRASE=chatvault-benchmark-passphrase
 unset CHATVAULT_REPO CHATVAULT_STATE_DIR CHATVAULT_CONFIG
 export XDG_CONFIG_HOME=$tmp/config # no user config file
 
-# --format jsonl: with auto, chatvault sniffs the file, and the Telegram
-# sniffer claims canonical JSONL whose raw records carry Telegram keys
-# ("date_unixtime"), as this corpus's do.
+# --format jsonl: with auto, chatvault detects the format; before 3afdf36 its
+# Telegram sniffer claimed canonical JSONL whose raw records carry Telegram
+# keys ("date_unixtime"), as this corpus's do.
 comp_flag=()
 [ -n "$compression" ] && comp_flag=(--compression "$compression")
 

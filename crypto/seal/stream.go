@@ -321,7 +321,7 @@ func Open(parent []byte, want Expect, object []byte, max int64) ([]byte, error) 
 	if int64(len(object)) > max+MaxHeaderLen+(max/FrameSize+1)*tagSize {
 		return nil, fmt.Errorf("%w: %s larger than %d bytes", ErrMalformed, want.Kind, max)
 	}
-	out, err := AppendOpen(nil, parent, want, object)
+	out, err := AppendOpen(make([]byte, 0, len(object)), parent, want, object) // sized up front: no copy per frame
 	if err != nil {
 		return nil, err
 	}
