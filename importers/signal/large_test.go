@@ -8,13 +8,12 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/chatvault/chatvault/importers"
+	"github.com/chatvault/chatvault/importers/importertest"
 )
 
 var words = []string{"lorem", "ipsum", "dolor", "sit", "amet", "consectetur", "adipiscing", "elit", "sed", "do",
@@ -75,61 +74,11 @@ func genChat(t testing.TB, dir string, size int64) (string, int64) {
 	return chat, n
 }
 
-// peakHeap imports path and returns the highest HeapInuse seen (sampled
-// every millisecond by a goroutine and every 1000 messages) and the message
-// count.
+// peakHeap imports path and returns the peak HeapInuse and the message count.
 func peakHeap(t testing.TB, path string) (uint64, int) {
-	runtime.GC()
-	var peak atomic.Uint64
-	sample := func() {
-		var ms runtime.MemStats
-		runtime.ReadMemStats(&ms)
-		for {
-			p := peak.Load()
-			if ms.HeapInuse <= p || peak.CompareAndSwap(p, ms.HeapInuse) {
-				return
-			}
-		}
-	}
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		tk := time.NewTicker(time.Millisecond)
-		defer tk.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tk.C:
-				sample()
-			}
-		}
-	}()
-	src, err := Open(context.Background(), path, importers.Options{TZ: time.UTC, Warn: func(string) {}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for {
-		_, err := src.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		n++
-		if n%1000 == 0 {
-			sample()
-		}
-	}
-	src.Close()
-	sample()
-	close(stop)
-	wg.Wait()
-	return peak.Load(), n
+	return importertest.PeakHeap(t, func() (importers.Source, error) {
+		return Open(context.Background(), path, importers.Options{TZ: time.UTC, Warn: func(string) {}})
+	})
 }
 
 // TestChecklist2_HugeFileBoundedMemory (§10.2): peak heap while importing an
