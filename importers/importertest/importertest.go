@@ -3,7 +3,10 @@ package importertest
 
 import (
 	"io"
+	"os"
+	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -68,4 +71,41 @@ func PeakHeap(t testing.TB, open func() (importers.Source, error)) (uint64, int)
 	}
 	sample()
 	return peak.Load(), n
+}
+
+// CheckGolden compares got with the file testdata/golden/name, or rewrites
+// that file when update is set (each package's -update flag). A difference
+// is reported at its first differing line.
+func CheckGolden(t testing.TB, name, got string, update bool) {
+	t.Helper()
+	p := filepath.Join("testdata", "golden", name)
+	if update {
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if string(want) == got {
+		return
+	}
+	gl, wl := strings.Split(got, "\n"), strings.Split(string(want), "\n")
+	for i := 0; i < max(len(gl), len(wl)); i++ {
+		var g, w string
+		if i < len(gl) {
+			g = gl[i]
+		}
+		if i < len(wl) {
+			w = wl[i]
+		}
+		if g != w {
+			t.Fatalf("%s differs at line %d:\n got: %s\nwant: %s\n(run go test -update if the change is intended)", p, i+1, g, w)
+		}
+	}
 }

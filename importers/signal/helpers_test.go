@@ -18,6 +18,7 @@ import (
 
 	"github.com/chatvault/chatvault/archive/canon"
 	"github.com/chatvault/chatvault/importers"
+	"github.com/chatvault/chatvault/importers/importertest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files and the fuzz seed corpus under testdata/")
@@ -172,35 +173,7 @@ func (r *result) log() string {
 // checkGolden compares got with testdata/golden/name, or rewrites it.
 func checkGolden(t *testing.T, name, got string) {
 	t.Helper()
-	p := filepath.Join("testdata", "golden", name)
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if string(want) != got {
-		gl, wl := strings.Split(got, "\n"), strings.Split(string(want), "\n")
-		for i := 0; i < max(len(gl), len(wl)); i++ {
-			var g, w string
-			if i < len(gl) {
-				g = gl[i]
-			}
-			if i < len(wl) {
-				w = wl[i]
-			}
-			if g != w {
-				t.Fatalf("%s differs at line %d:\n got: %s\nwant: %s\n(run go test -update if the change is intended)", p, i+1, g, w)
-			}
-		}
-	}
+	importertest.CheckGolden(t, name, got, *update)
 }
 
 // goldenRun imports path (SkipInvalid, Europe/Berlin) and compares the
