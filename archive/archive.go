@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -32,6 +33,8 @@ type Archive struct {
 	descriptorRef Ref
 	commits       []commitInfo // commits[i] is commit i+1, verified
 	signPub       ed25519.PublicKey
+	behind        uint64 // newest commit this device knows, when the store has less
+	diverged      uint64 // first commit where the store differs from this device's unpushed ones
 
 	// set by Unlock
 	key      []byte
@@ -218,7 +221,11 @@ func (a *Archive) loadDescriptor(ctx context.Context, ref Ref) error {
 }
 
 // checkPin compares the verified chain with what this device knows, then
-// records it.
+// records it. A different commit at a known number is a fork (ErrIntegrity),
+// except at a commit this device made and has not pushed yet: that is the
+// divergence `pull` rebases. A store whose head is below the newest commit the
+// device knows is behind, which is fine for reading; a commit the device saw
+// in this very store that has vanished is a rollback (ErrIntegrity).
 func (a *Archive) checkPin() error {
 	fp := fingerprint(a.id, a.desc.SigningKey)
 	if a.opts.Pin != "" {
@@ -240,27 +247,70 @@ func (a *Archive) checkPin() error {
 	if pin.Fingerprint != fp {
 		return fmt.Errorf("%w: archive %s has fingerprint %s, but this device knows it as %s (a different archive under the same id)", ErrIntegrity, a.id, fp, pin.Fingerprint)
 	}
+	var known uint64
 	for k, d := range pin.Commits {
 		n, err := strconv.ParseUint(k, 10, 64)
 		if err != nil || n == 0 {
 			return fmt.Errorf("state file of archive %s names commit %q", a.id, k)
 		}
-		if n > a.Head() {
-			return fmt.Errorf("%w: %s: commit %d, which this device verified before, has vanished (the store was rolled back to commit %d)", ErrIntegrity, a.paths.commit(n), n, a.Head())
+		known = max(known, n)
+		if n > a.Head() || a.commits[n-1].digest == d {
+			continue
 		}
-		if a.commits[n-1].digest != d {
+		seenHere := pin.Stores == nil || pin.Stores[a.st.String()] >= n
+		if seenHere || !slices.Contains(pin.LocalOnly, n) {
 			return fmt.Errorf("%w: %s differs from the commit %d this device verified before (a fork)", ErrIntegrity, a.paths.commit(n), n)
 		}
+		if a.diverged == 0 || n < a.diverged {
+			a.diverged = n
+		}
+	}
+	if known > a.Head() {
+		seen, legacy := pin.Stores[a.st.String()], pin.Stores == nil
+		if legacy || seen > a.Head() {
+			if legacy {
+				seen = known
+			}
+			return fmt.Errorf("%w: %s: commit %d, which this device saw in %s before, has vanished (the store was rolled back to commit %d)", ErrIntegrity, a.paths.commit(seen), seen, a.st, a.Head())
+		}
+		a.behind = known
+		a.opts.Warn(fmt.Sprintf("%s is behind: it has archive %s up to commit %d, this device knows commit %d (push to bring it up to date)", a.st, a.id.Short(), a.Head(), known))
+	}
+	if a.diverged != 0 {
+		a.opts.Warn(fmt.Sprintf("%s has another commit %d of archive %s than the one this device made and has not pushed; `chatvault pull` rebases it", a.st, a.diverged, a.id.Short()))
 	}
 	return a.record(pin)
 }
 
-// record adds every verified commit to the device's pin and saves it.
+// record adds every verified commit to the device's pin (up to a divergence
+// from this device's unpushed commits, which keep their own record) and notes
+// the store's head.
 func (a *Archive) record(pin *Pin) error {
 	for i, c := range a.commits {
-		pin.Commits[commitKey(uint64(i+1))] = c.digest
+		n := uint64(i + 1)
+		if a.diverged != 0 && n >= a.diverged {
+			break
+		}
+		pin.Commits[commitKey(n)] = c.digest
 	}
+	if pin.Stores == nil {
+		pin.Stores = map[string]uint64{}
+	}
+	pin.Stores[a.st.String()] = max(pin.Stores[a.st.String()], a.Head())
 	return a.opts.State.Save(a.id, pin)
+}
+
+// checkWritable refuses to add a commit to a store that is behind this
+// device's record or holds another commit than this device's unpushed one:
+// the new commit would fork the archive.
+func (a *Archive) checkWritable() error {
+	switch {
+	case a.diverged != 0:
+		return fmt.Errorf("%w: %s holds another commit %d of archive %s than this device's unpushed one; pull first", ErrConflict, a.st, a.diverged, a.id.Short())
+	case a.behind != 0:
+		return fmt.Errorf("%w: %s has archive %s up to commit %d, but this device knows commit %d; pull first", ErrConflict, a.st, a.id.Short(), a.Head(), a.behind)
+	}
+	return nil
 }
 
 // updatePin re-reads the pin, applies fn and saves it.
@@ -271,6 +321,9 @@ func (a *Archive) updatePin(fn func(*Pin)) error {
 	}
 	if pin == nil {
 		pin = &Pin{Fingerprint: fingerprint(a.id, a.desc.SigningKey), Commits: map[string]Digest{}}
+	}
+	if pin.Stores == nil {
+		pin.Stores = map[string]uint64{}
 	}
 	fn(pin)
 	return a.record(pin)

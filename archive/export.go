@@ -105,6 +105,9 @@ func (a *Archive) Export(ctx context.Context, src Source, o ExportOptions) (Expo
 	if err := a.needKey(); err != nil {
 		return ExportResult{}, err
 	}
+	if err := a.checkWritable(); err != nil {
+		return ExportResult{}, err
+	}
 	if o.SegmentSize <= 0 {
 		o.SegmentSize = DefaultSegmentSize
 	}

@@ -79,6 +79,8 @@ func (p paths) object(a area, id ID) string { return string(p) + a.dir() + "/" +
 func (p paths) commit(n uint64) string      { return fmt.Sprintf("%scommits/%020d", p, n) }
 func (p paths) commits() string             { return string(p) + "commits/" }
 func (p paths) leases() string              { return string(p) + "leases/" }
+func (p paths) rebasedDir() string          { return string(p) + "rebased/" }
+func (p paths) rebased(n uint64) string     { return fmt.Sprintf("%srebased/%020d", p, n) }
 func (p paths) root() string                { return string(p) }
 
 // parseCommitName returns n for ".../commits/<20 digits>".

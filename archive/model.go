@@ -88,6 +88,13 @@ type tombstone struct {
 	ID   ID     `json:"id"`
 }
 
+func (t tombstone) area() area {
+	if t.Area == "keys" {
+		return areaKeys
+	}
+	return areaObjects
+}
+
 // Commit kinds.
 const (
 	KindInit    = "init"

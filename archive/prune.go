@@ -43,14 +43,11 @@ func (a *Archive) Prune(ctx context.Context, o PruneOptions) (PruneReport, error
 	if err != nil {
 		return PruneReport{}, err
 	}
-	recs, err := a.integrityRecords(ctx)
+	recs, err := a.liveObjects(ctx)
 	if err != nil {
 		return PruneReport{}, err
 	}
 	keep := map[string]bool{}
-	for _, c := range a.commits {
-		keep[a.paths.object(areaObjects, c.body.IntegrityList.ID)] = true
-	}
 	for _, r := range recs {
 		keep[a.paths.object(r.Area, r.ID)] = true
 	}

@@ -23,8 +23,14 @@ type Pin struct {
 	Fingerprint Digest            `json:"fingerprint"`
 	Commits     map[string]Digest `json:"commits"`    // commit number → SHA-256 of the commit object
 	LocalOnly   []uint64          `json:"local_only"` // commits made here and not yet pushed
-	Label       string            `json:"label,omitempty"`
-	Messages    int64             `json:"messages,omitempty"`
+	// Stores records, per store (its String), the newest commit this device
+	// saw there. A store whose head is below the device's newest known commit
+	// is behind (fine: it was not pushed to yet) unless the device saw a newer
+	// commit in that very store, which is a rollback. A pin without the map
+	// (written by an older chatvault) treats every store as the one it saw.
+	Stores   map[string]uint64 `json:"stores,omitempty"`
+	Label    string            `json:"label,omitempty"`
+	Messages int64             `json:"messages,omitempty"`
 }
 
 func (s State) file(id ID) string { return filepath.Join(s.Dir, "archives", id.String()+".json") }

@@ -83,17 +83,9 @@ func (a *Archive) integrityRecords(ctx context.Context) ([]integrityRecord, erro
 	for _, c := range a.commits {
 		ref := c.body.IntegrityList
 		name := a.paths.object(areaObjects, ref.ID)
-		b, err := a.readRef(ctx, name, ref, maxListObject)
+		parent, recs, err := a.readIntegrityList(ctx, ref)
 		if err != nil {
 			return nil, err
-		}
-		body, err := decodeSigned(name, b, seal.Expect{Kind: seal.KindIntegrityList, ArchiveID: a.id[:], ObjectID: ref.ID[:]}, a.signPub)
-		if err != nil {
-			return nil, err
-		}
-		parent, recs, err := decodeIntegrityList(body)
-		if err != nil {
-			return nil, integrityError(name, "%v", err)
 		}
 		if parent != prev {
 			return nil, integrityError(name, "does not follow the integrity list of commit %d", c.body.N-1)
@@ -107,11 +99,7 @@ func (a *Archive) integrityRecords(ctx context.Context) ([]integrityRecord, erro
 			current[k] = r
 		}
 		for _, t := range c.body.Tombstones {
-			ar := areaObjects
-			if t.Area == "keys" {
-				ar = areaKeys
-			}
-			delete(current, key{ar, t.ID})
+			delete(current, key{t.area(), t.ID})
 		}
 		must := map[key]Ref{
 			{areaObjects, c.body.Descriptor.ID}:      c.body.Descriptor,
@@ -133,6 +121,24 @@ func (a *Archive) integrityRecords(ctx context.Context) ([]integrityRecord, erro
 		}
 	}
 	return out, nil
+}
+
+// readIntegrityList reads and checks one signed integrity list.
+func (a *Archive) readIntegrityList(ctx context.Context, ref Ref) (parent Digest, recs []integrityRecord, err error) {
+	name := a.paths.object(areaObjects, ref.ID)
+	b, err := a.readRef(ctx, name, ref, maxListObject)
+	if err != nil {
+		return parent, nil, err
+	}
+	body, err := decodeSigned(name, b, seal.Expect{Kind: seal.KindIntegrityList, ArchiveID: a.id[:], ObjectID: ref.ID[:]}, a.signPub)
+	if err != nil {
+		return parent, nil, err
+	}
+	parent, recs, err = decodeIntegrityList(body)
+	if err != nil {
+		return parent, nil, integrityError(name, "%v", err)
+	}
+	return parent, recs, nil
 }
 
 // checkObject checks one object's existence and size, and its CRC-64/NVME or,

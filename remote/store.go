@@ -46,6 +46,9 @@ type Store interface {
 	// create-exclusive: if name exists it returns an error wrapping ErrExists and
 	// leaves the existing object untouched. A failed or interrupted Create leaves
 	// either no object or the complete one, never a partial object under name.
+	// Create reads r on to io.EOF after the size bytes and stores nothing if r
+	// returns any other error, even with its last bytes: callers that check
+	// bytes as they stream (push, pull) refuse a damaged object that way.
 	Create(ctx context.Context, name string, r io.Reader, size int64) error
 	// Open returns the object's bytes. The caller must Close the reader.
 	Open(ctx context.Context, name string) (io.ReadCloser, error)

@@ -96,6 +96,22 @@ func Run(t *testing.T, newStore func(t *testing.T) remote.Store) {
 		}
 	})
 
+	t.Run("CreateRefusesFailingReader", func(t *testing.T) {
+		// A reader that hands over every byte and then an error (a caller
+		// checking a hash as the bytes stream): nothing may be stored.
+		s := newStore(t)
+		for _, size := range []int{10, 1<<20 + 7} {
+			name := fmt.Sprintf("archives/a1/objects/refused-%d", size)
+			r := &lateErrReader{data: randomBytes(7, size)}
+			if err := s.Create(t.Context(), name, r, int64(size)); !errors.Is(err, errLate) {
+				t.Errorf("Create of %d bytes from a reader failing at its end: %v, want the reader's error", size, err)
+			}
+			if _, err := s.Stat(t.Context(), name); !errors.Is(err, remote.ErrNotFound) {
+				t.Errorf("Stat after refused Create: %v, want ErrNotFound", err)
+			}
+		}
+	})
+
 	t.Run("Missing", func(t *testing.T) {
 		s := newStore(t)
 		const name = "archives/a1/objects/missing"
@@ -233,6 +249,27 @@ func Run(t *testing.T, newStore func(t *testing.T) remote.Store) {
 			t.Errorf("Stat after cancelled Create: %v, want ErrNotFound", err)
 		}
 	})
+}
+
+var errLate = errors.New("checksum mismatch at the end of the stream")
+
+// lateErrReader returns its data, then errLate with the last bytes and on
+// every later read.
+type lateErrReader struct {
+	data []byte
+	off  int
+}
+
+func (r *lateErrReader) Read(p []byte) (int, error) {
+	if r.off == len(r.data) {
+		return 0, errLate
+	}
+	n := copy(p, r.data[r.off:])
+	r.off += n
+	if r.off == len(r.data) {
+		return n, errLate
+	}
+	return n, nil
 }
 
 func create(t *testing.T, s remote.Store, name string, data []byte) {

@@ -1,0 +1,333 @@
+package archive
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/chatvault/chatvault/crypto/seal"
+)
+
+// rebase turns the set-aside export commit old (rebased/<old>) into a new
+// commit on top of the head, and returns its number (0 when everything it
+// added is already in the archive).
+//
+// Its segments and blobs are reused as they are: they are sealed under their
+// conversation's key, which the other device shares for every conversation
+// that existed before the divergence. What changes is bookkeeping, under the
+// same keys: each conversation gets a new manifest whose parent is the
+// remote's, a new index run whose records carry the new commit number, and a
+// superseded run that settles every message both sides changed:
+//   - a message only this device added or changed: its record is kept;
+//   - the same revision on both sides: the remote's record is kept and this
+//     device's copy is marked superseded, so restore shows it once;
+//   - two different revisions: this device's, now the later commit, wins and
+//     the remote's is superseded (last writer wins, as within one export).
+//
+// A conversation the remote shredded meanwhile is dropped with a warning. A
+// conversation both devices created from the same source (same keyed source
+// hash, different id and key) cannot reuse segments sealed under another key;
+// that case is refused for now, with the way out in the message.
+func (a *Archive) rebase(ctx context.Context, old uint64) (uint64, error) {
+	body, err := a.setAsideCommit(ctx, old)
+	if err != nil {
+		return 0, err
+	}
+	_, oldRecs, err := a.readIntegrityList(ctx, body.IntegrityList)
+	if err != nil {
+		return 0, err
+	}
+	crcs := make(map[ID]uint64, len(oldRecs))
+	for _, r := range oldRecs {
+		crcs[r.ID] = r.CRC64
+	}
+	vm, err := a.readVersionManifest(ctx, body.VersionManifest, body.Epoch)
+	if err != nil {
+		return 0, err
+	}
+	pt, err := a.readSealed(ctx, areaKeys, body.KeyTable, a.key, seal.Expect{Kind: seal.KindKeyTable, Epoch: body.Epoch}, maxListObject)
+	if err != nil {
+		return 0, err
+	}
+	entries, err := decodeKeyTable(pt)
+	if err != nil {
+		return 0, integrityError(a.paths.object(areaKeys, body.KeyTable.ID), "%v", err)
+	}
+	theirKeys := make(map[ID]keyTableEntry, len(entries))
+	for _, e := range entries {
+		theirKeys[e.Conv] = e
+	}
+	heads, err := a.conversationsAt(ctx, a.Head())
+	if err != nil {
+		return 0, err
+	}
+	bySource := make(map[[32]byte]ID, len(a.keyTable))
+	for _, e := range a.keyTable {
+		bySource[e.SourceHash] = e.Conv
+	}
+
+	l, err := a.takeLease(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer l.release()
+	head := a.commits[len(a.commits)-1].body
+	rb := &rebaser{a: a, b: a.newBuilder(), old: uint32(old), n: uint32(a.Head() + 1), crcs: crcs}
+	nvm := &versionManifest{Commit: a.Head() + 1, Time: vm.Time, Label: a.versions[len(a.versions)-1].Label,
+		Parent: &head.VersionManifest, Conversations: []convChange{}, Removed: []ID{}, Stores: []string{},
+		MessagesTotal: a.versions[len(a.versions)-1].MessagesTotal}
+	var newKeys []keyTableEntry
+	for _, cc := range vm.Conversations {
+		e, ok := theirKeys[cc.ID]
+		if !ok {
+			return 0, integrityError(a.paths.rebased(old), "conversation %s has no key in its key table", cc.ID.Short())
+		}
+		m, err := a.readConvManifest(ctx, cc.ID, e.Key[:], cc.Manifest)
+		if err != nil {
+			return 0, err
+		}
+		var base *convBase
+		switch ref, ok := heads[cc.ID]; {
+		case ok:
+			if base, err = a.loadConvBase(ctx, cc.ID, ref); err != nil {
+				return 0, err
+			}
+		case m.Parent != nil || a.keyTable[cc.ID] != (keyTableEntry{}):
+			a.opts.Warn(fmt.Sprintf("conversation %s was shredded on the remote: dropped %d messages this device added to it", cc.ID.Short(), cc.Added))
+			continue
+		default:
+			if other, ok := bySource[e.SourceHash]; ok {
+				return 0, rebaseError(old, "conversation %s was created on both devices (the remote's is %s); discard this device's copy of the archive and pull it again, then export that chat again", cc.ID.Short(), other.Short())
+			}
+		}
+		change, err := rb.conversation(ctx, cc.ID, e.Key[:], m, base)
+		if err != nil {
+			return 0, err
+		}
+		if change == nil {
+			continue // everything it added is in the remote already
+		}
+		nvm.Conversations = append(nvm.Conversations, *change)
+		nvm.MessagesAdded += change.Added
+		if base == nil {
+			newKeys = append(newKeys, e)
+		}
+	}
+	if len(nvm.Conversations) == 0 {
+		return 0, a.st.Delete(ctx, a.paths.rebased(old))
+	}
+	nvm.MessagesTotal += nvm.MessagesAdded
+	keyTable := head.KeyTable
+	if len(newKeys) > 0 {
+		all := make([]keyTableEntry, 0, len(a.keyTable)+len(newKeys))
+		for _, e := range a.keyTable {
+			all = append(all, e)
+		}
+		all = append(all, newKeys...)
+		if keyTable, err = rb.b.sealed(ctx, areaKeys, seal.KindKeyTable, nil, a.key, encodeKeyTable(all)); err != nil {
+			return 0, err
+		}
+	}
+	vmRef, err := rb.b.sealedJSON(ctx, areaObjects, seal.KindVersionManifest, nil, a.key, nvm)
+	if err != nil {
+		return 0, err
+	}
+	err = rb.b.commit(ctx, commitBody{Kind: KindExport, Epoch: head.Epoch, Descriptor: head.Descriptor, WrapperSet: head.WrapperSet, KeyTable: keyTable, VersionManifest: vmRef})
+	if err != nil {
+		return 0, err
+	}
+	a.versions = append(a.versions, nvm)
+	for _, e := range newKeys {
+		a.keyTable[e.Conv] = e
+	}
+	if err := a.updatePin(func(p *Pin) { p.Messages = nvm.MessagesTotal }); err != nil {
+		return 0, err
+	}
+	// The set-aside commit is now part of the chain: forget it. A crash
+	// before this line makes the next pull find it again and add nothing.
+	return a.Head(), a.st.Delete(ctx, a.paths.rebased(old))
+}
+
+// setAsideCommit reads and checks a commit set aside by pull. It was signed
+// with the archive's signing key; a re-key on the remote since is refused.
+func (a *Archive) setAsideCommit(ctx context.Context, old uint64) (commitBody, error) {
+	var body commitBody
+	name := a.paths.rebased(old)
+	b, err := readAll(ctx, a.st, name, maxCommitObject)
+	if err != nil {
+		return body, err
+	}
+	js, err := decodeSigned(name, b, seal.Expect{Kind: seal.KindCommit, ArchiveID: a.id[:], ObjectID: commitObjectID(old)}, a.signPub)
+	if err != nil {
+		return body, err
+	}
+	if err := strictJSON(js, &body); err != nil {
+		return body, integrityError(name, "%v", err)
+	}
+	switch {
+	case body.N != old:
+		return body, integrityError(name, "says it is commit %d", body.N)
+	case body.Kind != KindExport:
+		return body, rebaseError(old, "it is a %s commit; only export commits can be rebased yet", body.Kind)
+	case body.Epoch != a.epoch():
+		return body, rebaseError(old, "the archive was re-keyed on the remote since; export the same files again instead")
+	}
+	return body, nil
+}
+
+func (a *Archive) readVersionManifest(ctx context.Context, ref Ref, epoch uint32) (*versionManifest, error) {
+	pt, err := a.readSealed(ctx, areaObjects, ref, a.key, seal.Expect{Kind: seal.KindVersionManifest, Epoch: epoch}, maxListObject)
+	if err != nil {
+		return nil, err
+	}
+	vm := &versionManifest{}
+	if err := strictJSON(pt, vm); err != nil {
+		return nil, integrityError(a.paths.object(areaObjects, ref.ID), "%v", err)
+	}
+	return vm, nil
+}
+
+// convBase is a conversation as the head has it: its manifest and the latest
+// revision of every message.
+type convBase struct {
+	ref    Ref
+	last   *convManifest
+	latest map[[16]byte]latestRev
+}
+
+func (a *Archive) loadConvBase(ctx context.Context, conv ID, ref Ref) (*convBase, error) {
+	chain, err := a.manifestChain(ctx, conv, ref)
+	if err != nil {
+		return nil, err
+	}
+	key, _ := a.convKey(conv)
+	base := &convBase{ref: ref, last: chain[len(chain)-1], latest: map[[16]byte]latestRev{}}
+	for _, m := range chain {
+		if m.IndexRun == nil {
+			continue
+		}
+		recs, err := a.readIndexRun(ctx, conv, key, *m.IndexRun)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range recs {
+			base.latest[r.IDHash] = latestRev{rev: r.Rev, commit: r.Commit}
+		}
+	}
+	return base, nil
+}
+
+// rebaser writes the objects of one rebased commit.
+type rebaser struct {
+	a    *Archive
+	b    *builder
+	old  uint32        // the set-aside commit's number
+	n    uint32        // the new commit's number
+	crcs map[ID]uint64 // CRC-64 of the set-aside commit's objects, from its integrity list
+}
+
+// conversation rebases one conversation's change onto base (nil: a
+// conversation the remote does not have). It returns nil when the remote
+// already has every revision the change added.
+func (rb *rebaser) conversation(ctx context.Context, conv ID, key []byte, m *convManifest, base *convBase) (*convChange, error) {
+	a := rb.a
+	if m.IndexRun == nil {
+		return nil, nil
+	}
+	run, err := a.readIndexRun(ctx, conv, key, *m.IndexRun)
+	if err != nil {
+		return nil, err
+	}
+	var supers []indexRecord
+	if m.Superseded != nil {
+		if supers, err = a.readIndexRun(ctx, conv, key, *m.Superseded); err != nil {
+			return nil, err
+		}
+	}
+	latest := map[[16]byte]latestRev{}
+	if base != nil {
+		latest = base.latest
+	}
+	var kept []indexRecord
+	var added int64
+	for _, r := range run {
+		if r.Commit == rb.old {
+			r.Commit = rb.n
+		}
+		cur, seen := latest[r.IDHash]
+		switch {
+		case !seen:
+			added++
+			kept = append(kept, r)
+		case cur.rev == r.Rev:
+			if r.Commit == rb.n {
+				supers = append(supers, r) // the remote has it: show its copy only
+			}
+		default:
+			supers = append(supers, indexRecord{IDHash: r.IDHash, Rev: cur.rev, Commit: cur.commit})
+			kept = append(kept, r)
+		}
+	}
+	if len(kept) == 0 {
+		return nil, nil
+	}
+	for _, s := range m.Segments {
+		if err := rb.reuse(s.Ref); err != nil {
+			return nil, err
+		}
+	}
+	for _, bl := range m.Blobs {
+		if err := rb.reuse(bl.Ref); err != nil {
+			return nil, err
+		}
+	}
+	nm := &convManifest{Commit: uint64(rb.n), SourceKey: m.SourceKey, Label: m.Label, Participants: m.Participants,
+		Segments: m.Segments, Blobs: m.Blobs, Messages: added, IndexRunCount: 1}
+	if base != nil {
+		nm.Parent = &base.ref
+		nm.Messages += base.last.Messages
+		nm.First, nm.Last = base.last.First, base.last.Last
+		nm.IndexRunCount += base.last.IndexRunCount
+	}
+	for _, s := range m.Segments {
+		nm.First, nm.Last = widen(nm.First, nm.Last, s.First, s.Last)
+	}
+	ref, err := rb.b.sealed(ctx, areaObjects, seal.KindIndexRun, &conv, key, encodeIndexRun(kept))
+	if err != nil {
+		return nil, err
+	}
+	nm.IndexRun = &ref
+	if len(supers) > 0 {
+		ref, err := rb.b.sealed(ctx, areaObjects, seal.KindIndexRun, &conv, key, encodeIndexRun(supers))
+		if err != nil {
+			return nil, err
+		}
+		nm.Superseded = &ref
+	}
+	mref, err := rb.b.sealedJSON(ctx, areaObjects, seal.KindConversationManifest, &conv, key, nm)
+	if err != nil {
+		return nil, err
+	}
+	return &convChange{ID: conv, Manifest: mref, Added: added}, nil
+}
+
+// reuse records an object of the set-aside commit in the new commit's
+// integrity list; the commit checks it is still there before it is written.
+func (rb *rebaser) reuse(ref Ref) error {
+	crc, ok := rb.crcs[ref.ID]
+	if !ok {
+		return integrityError(rb.a.paths.object(areaObjects, ref.ID), "not in the integrity list of set-aside commit %d", rb.old)
+	}
+	return rb.b.record(areaObjects, ref, crc, func() {})
+}
+
+// widen extends the span [first, last] to cover [f, l].
+func widen(first, last, f, l time.Time) (time.Time, time.Time) {
+	if first.IsZero() || (!f.IsZero() && f.Before(first)) {
+		first = f
+	}
+	if l.After(last) {
+		last = l
+	}
+	return first, last
+}
