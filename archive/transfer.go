@@ -121,6 +121,9 @@ func (a *Archive) copyTo(ctx context.Context, dst remote.Store, t TransferOption
 	if dstHead == a.Head() && len(plan.send) == 0 && len(plan.remove) == 0 {
 		return rep, nil
 	}
+	if err := ensureMarker(ctx, dst); err != nil {
+		return rep, err
+	}
 	d := &Archive{st: dst, id: a.id, paths: a.paths, opts: a.opts}
 	l, err := d.takeLease(ctx)
 	if err != nil {

@@ -139,7 +139,7 @@ func runExport(ctx context.Context, opts *exportOptions) error {
 	}
 	defer src.close()
 
-	st, err := openStore(ctx, a.repo, false)
+	st, err := a.openStore(ctx, a.repo, storeWrite)
 	if err != nil {
 		return err
 	}

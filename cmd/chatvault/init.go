@@ -112,7 +112,7 @@ func runInit(ctx context.Context, opts *initOptions) error {
 		}
 	}
 
-	st, err := openStore(ctx, a.repo, true)
+	st, err := a.openStore(ctx, a.repo, storeCreate)
 	if err != nil {
 		return err
 	}

@@ -86,7 +86,7 @@ type conversationRow struct {
 
 func runLs(ctx context.Context, opts *lsOptions) error {
 	a := opts.app
-	st, err := openStore(ctx, a.repo, false)
+	st, err := a.openStore(ctx, a.repo, storeRead)
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"testing"
@@ -27,6 +28,7 @@ func TestMain(m *testing.M) {
 //	exitcode N PROG ARGS...   run PROG like exec and require exit status N
 //	catglob PATTERN...        print the files matching the patterns (sorted) in turn
 //	corrupt PATTERN           flip the last byte of the largest file matching PATTERN
+//	capture VAR REGEXP        set $VAR to REGEXP's first group in the last command's stdout
 func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir:                 filepath.Join("testdata", "script"),
@@ -51,6 +53,7 @@ func TestScripts(t *testing.T) {
 			"exitcode": cmdExitCode,
 			"catglob":  cmdCatGlob,
 			"corrupt":  cmdCorrupt,
+			"capture":  cmdCapture,
 		},
 	})
 }
@@ -95,6 +98,17 @@ func cmdCatGlob(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Check(err)
 		ts.Stdout().Write(b)
 	}
+}
+
+func cmdCapture(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: capture VAR REGEXP")
+	}
+	m := regexp.MustCompile(args[1]).FindStringSubmatch(ts.ReadFile("stdout"))
+	if len(m) < 2 {
+		ts.Fatalf("capture: %q does not match stdout", args[1])
+	}
+	ts.Setenv(args[0], m[1])
 }
 
 func cmdCorrupt(ts *testscript.TestScript, neg bool, args []string) {

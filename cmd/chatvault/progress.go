@@ -52,6 +52,12 @@ func (p *progress) set(done, total int64) {
 	_ = p.bar.Set64(done)
 }
 
+func (p *progress) describe(desc string) {
+	if p != nil {
+		p.bar.Describe(desc)
+	}
+}
+
 // done removes the bar from the terminal.
 func (p *progress) done() {
 	if p != nil {

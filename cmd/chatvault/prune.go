@@ -56,7 +56,7 @@ func runPrune(ctx context.Context, opts *pruneOptions) error {
 		// The engine reads a zero grace as its default (24h).
 		return usageErrorf("--grace must be positive (1s removes every unreferenced object)")
 	}
-	st, err := openStore(ctx, a.repo, false)
+	st, err := a.openStore(ctx, a.repo, storeWrite)
 	if err != nil {
 		return err
 	}

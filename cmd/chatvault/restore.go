@@ -122,7 +122,7 @@ func runRestore(ctx context.Context, opts *restoreOptions) error {
 		return usageErrorf("--jobs must not be negative")
 	}
 
-	st, err := openStore(ctx, a.repo, false)
+	st, err := a.openStore(ctx, a.repo, storeRead)
 	if err != nil {
 		return err
 	}

@@ -22,6 +22,8 @@ type app struct {
 	streams
 
 	repo     string
+	remote   string // the other store of push and pull
+	s3       s3Flags
 	config   string
 	stateDir string
 	json     bool
@@ -39,7 +41,9 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *app {
 
 const rootLong = `chatvault backs up chat history into encrypted, versioned archives.
 
-An archive lives in a store (--repo: a local directory). ARCHIVE arguments are
+An archive lives in a store (--repo: a local directory, or s3://bucket/prefix
+for S3 and S3-compatible servers; push and pull copy archives between
+stores). ARCHIVE arguments are
 an archive id, a unique id prefix (at least 6 hex digits) or a label this
 device knows.
 
@@ -69,7 +73,9 @@ func newRootCmd(a *app) *cobra.Command {
 	root.SetHelpTemplate(root.HelpTemplate() + "{{if not .HasParent}}" + exitStatusHelp() + "{{end}}")
 
 	pf := root.PersistentFlags()
-	pf.StringVar(&a.repo, "repo", defaultDir("XDG_DATA_HOME", ".local/share"), "store holding the archives (a directory)")
+	pf.StringVar(&a.repo, "repo", defaultDir("XDG_DATA_HOME", ".local/share"), "store holding the archives (a directory or s3://bucket/prefix)")
+	pf.StringVar(&a.remote, "remote", "", "the other store of push and pull (usually set in the config file)")
+	a.s3.register(pf)
 	pf.StringVar(&a.config, "config", "", "config file (default $XDG_CONFIG_HOME/chatvault/config.yaml if it exists)")
 	pf.StringVar(&a.stateDir, "state-dir", defaultDir("XDG_STATE_HOME", ".local/state"), "where this device remembers archives (pins, label cache)")
 	pf.BoolVar(&a.json, "json", false, "print JSON Lines on stdout")
@@ -83,6 +89,8 @@ func newRootCmd(a *app) *cobra.Command {
 		newRestoreCmd(a, nil),
 		newVerifyCmd(a, nil),
 		newPruneCmd(a, nil),
+		newPushCmd(a, nil),
+		newPullCmd(a, nil),
 	)
 	return root
 }

@@ -15,20 +15,43 @@ import (
 	"github.com/chatvault/chatvault/kms/secret"
 	"github.com/chatvault/chatvault/remote"
 	"github.com/chatvault/chatvault/remote/local"
+	"github.com/chatvault/chatvault/remote/s3"
 )
 
-// openStore opens the store named by --repo. Only init may create a local
-// store directory; the other commands refuse a missing one, so that a typo or
-// an unmounted disk is not mistaken for an empty store.
-func openStore(ctx context.Context, repo string, create bool) (remote.Store, error) {
-	_ = ctx // S3 stores will need it
-	switch {
-	case repo == "":
+// storeMode says what a command does with a store.
+type storeMode int
+
+const (
+	storeRead   storeMode = iota // read only
+	storeWrite                   // add commits or objects
+	storeCreate                  // init: a local directory may be created
+)
+
+// openStore opens the store named by repo: a local directory or s3://bucket/prefix.
+// Only init may create a local store directory; the other commands refuse a
+// missing one, so that a typo or an unmounted disk is not mistaken for an
+// empty store. A store about to be written is probed once per device for
+// create-exclusive writes (probeStore).
+func (a *app) openStore(ctx context.Context, repo string, mode storeMode) (remote.Store, error) {
+	if repo == "" {
 		return nil, usageErrorf("no store: set --repo (or CHATVAULT_REPO)")
-	case strings.HasPrefix(repo, "s3://"):
-		return nil, usageErrorf("S3 stores are not supported yet (--repo %s)", repo)
 	}
-	if !create {
+	if strings.HasPrefix(repo, "s3://") {
+		st, err := s3.Open(ctx, repo, a.s3.options())
+		if err != nil {
+			return nil, usageError(err)
+		}
+		if mode != storeRead {
+			if err := a.probeStore(ctx, st); err != nil {
+				return nil, err
+			}
+		}
+		return st, nil
+	}
+	if strings.Contains(repo, "://") {
+		return nil, usageErrorf("--repo %s: a store is a directory or s3://bucket/prefix", repo)
+	}
+	if mode != storeCreate {
 		if _, err := os.Stat(repo); errors.Is(err, fs.ErrNotExist) {
 			return nil, withHint(fmt.Errorf("no store at %s", repo),
 				"create an archive there with `chatvault init LABEL`, or pass --repo")

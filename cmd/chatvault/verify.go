@@ -62,7 +62,7 @@ type verifyRecord struct {
 
 func runVerify(ctx context.Context, opts *verifyOptions) error {
 	a := opts.app
-	st, err := openStore(ctx, a.repo, false)
+	st, err := a.openStore(ctx, a.repo, storeRead)
 	if err != nil {
 		return err
 	}
