@@ -1,10 +1,18 @@
 package archive
 
 import (
+	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"fmt"
+	"hash"
+	"io"
 	"time"
 
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/chatvault/chatvault/archive/canon"
 	"github.com/chatvault/chatvault/crypto/seal"
 )
 
@@ -26,8 +34,8 @@ import (
 //
 // A conversation the remote shredded meanwhile is dropped with a warning. A
 // conversation both devices created from the same source (same keyed source
-// hash, different id and key) cannot reuse segments sealed under another key;
-// that case is refused for now, with the way out in the message.
+// hash, different id and key) stays one conversation, the remote's: its
+// segments are sealed again under the remote's key (adopt).
 func (a *Archive) rebase(ctx context.Context, old uint64) (uint64, error) {
 	body, err := a.setAsideCommit(ctx, old)
 	if err != nil {
@@ -86,32 +94,44 @@ func (a *Archive) rebase(ctx context.Context, old uint64) (uint64, error) {
 		if err != nil {
 			return 0, err
 		}
-		var base *convBase
+		var change *convChange
+		other, sameSource := bySource[e.SourceHash]
 		switch ref, ok := heads[cc.ID]; {
 		case ok:
-			if base, err = a.loadConvBase(ctx, cc.ID, ref); err != nil {
+			base, err := a.loadConvBase(ctx, cc.ID, ref)
+			if err != nil {
+				return 0, err
+			}
+			change, err = rb.conversation(ctx, cc.ID, e.Key[:], m, base)
+			if err != nil {
 				return 0, err
 			}
 		case m.Parent != nil || a.keyTable[cc.ID] != (keyTableEntry{}):
 			a.opts.Warn(fmt.Sprintf("conversation %s was shredded on the remote: dropped %d messages this device added to it", cc.ID.Short(), cc.Added))
 			continue
-		default:
-			if other, ok := bySource[e.SourceHash]; ok {
-				return 0, rebaseError(old, "conversation %s was created on both devices (the remote's is %s); discard this device's copy of the archive and pull it again, then export that chat again", cc.ID.Short(), other.Short())
+		case sameSource:
+			// Both devices created this chat: it stays one conversation, the
+			// remote's.
+			base, err := a.loadConvBase(ctx, other, heads[other])
+			if err != nil {
+				return 0, err
 			}
-		}
-		change, err := rb.conversation(ctx, cc.ID, e.Key[:], m, base)
-		if err != nil {
-			return 0, err
+			if change, err = rb.adopt(ctx, cc.ID, e.Key[:], m, other, base); err != nil {
+				return 0, err
+			}
+		default:
+			if change, err = rb.conversation(ctx, cc.ID, e.Key[:], m, nil); err != nil {
+				return 0, err
+			}
+			if change != nil {
+				newKeys = append(newKeys, e)
+			}
 		}
 		if change == nil {
 			continue // everything it added is in the remote already
 		}
 		nvm.Conversations = append(nvm.Conversations, *change)
 		nvm.MessagesAdded += change.Added
-		if base == nil {
-			newKeys = append(newKeys, e)
-		}
 	}
 	if len(nvm.Conversations) == 0 {
 		return 0, a.st.Delete(ctx, a.paths.rebased(old))
@@ -227,33 +247,179 @@ type rebaser struct {
 }
 
 // conversation rebases one conversation's change onto base (nil: a
-// conversation the remote does not have). It returns nil when the remote
-// already has every revision the change added.
+// conversation the remote does not have), reusing its segments and blobs. It
+// returns nil when the remote already has every revision the change added.
 func (rb *rebaser) conversation(ctx context.Context, conv ID, key []byte, m *convManifest, base *convBase) (*convChange, error) {
-	a := rb.a
-	if m.IndexRun == nil {
-		return nil, nil
-	}
-	run, err := a.readIndexRun(ctx, conv, key, *m.IndexRun)
+	run, supers, err := rb.runs(ctx, conv, key, m)
 	if err != nil {
 		return nil, err
 	}
-	var supers []indexRecord
-	if m.Superseded != nil {
-		if supers, err = a.readIndexRun(ctx, conv, key, *m.Superseded); err != nil {
+	kept, supers, added := rb.settle(run, supers, base)
+	if len(kept) == 0 {
+		return nil, nil
+	}
+	for _, s := range m.Segments {
+		if err := rb.reuse(s.Ref); err != nil {
 			return nil, err
 		}
 	}
+	for _, bl := range m.Blobs {
+		if err := rb.reuse(bl.Ref); err != nil {
+			return nil, err
+		}
+	}
+	return rb.write(ctx, conv, key, m, base, kept, supers, added)
+}
+
+// adopt rebases the change of a conversation this device created (from) into
+// the conversation the remote created from the same source (to): its
+// segments cannot be reused, being sealed under another conversation's key,
+// so they are decrypted and sealed again under to's key, and the index records
+// are re-keyed from the message ids in them. Attachments would need their
+// blob ids re-derived and the lines naming them rewritten: refused for now.
+func (rb *rebaser) adopt(ctx context.Context, from ID, fromKey []byte, m *convManifest, to ID, base *convBase) (*convChange, error) {
+	if len(m.Blobs) > 0 {
+		return nil, rebaseError(uint64(rb.old), "conversation %s was created on both devices and has attachments here; discard this device's copy of the archive, pull it again and export that chat again", from.Short())
+	}
+	run, supers, err := rb.runs(ctx, from, fromKey, m)
+	if err != nil {
+		return nil, err
+	}
+	toKey, err := rb.a.convKey(to)
+	if err != nil {
+		return nil, err
+	}
+	src := &convReader{a: rb.a, conv: from, key: fromKey}
+	// First pass: every message id, to re-key the index records.
+	fromMAC := hmac.New(sha256.New, messageIDKey(fromKey, from))
+	toMAC := hmac.New(sha256.New, messageIDKey(toKey, to))
+	rekey := map[[16]byte][16]byte{}
+	err = rb.eachSegment(ctx, src, m, func(s segmentRef, plain []byte) error {
+		if err := mapMessageIDs(plain, fromMAC, toMAC, rekey); err != nil {
+			return integrityError(rb.a.paths.object(areaObjects, s.ID), "%v", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, recs := range [][]indexRecord{run, supers} {
+		for i, r := range recs {
+			idh, ok := rekey[r.IDHash]
+			if !ok {
+				return nil, integrityError(rb.a.paths.rebased(uint64(rb.old)), "an index record of conversation %s names no message of its segments", from.Short())
+			}
+			recs[i].IDHash = idh
+		}
+	}
+	kept, supers, added := rb.settle(run, supers, base)
+	if len(kept) == 0 {
+		return nil, nil
+	}
+	// Second pass: the segments sealed again under the target conversation.
+	nm := *m
+	nm.Segments = nil
+	err = rb.eachSegment(ctx, src, m, func(s segmentRef, plain []byte) error {
+		ref, err := rb.reseal(ctx, to, toKey, s, plain)
+		nm.Segments = append(nm.Segments, ref)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return rb.write(ctx, to, toKey, &nm, base, kept, supers, added)
+}
+
+// eachSegment decrypts and decompresses a change's segments one at a time.
+func (rb *rebaser) eachSegment(ctx context.Context, src *convReader, m *convManifest, fn func(segmentRef, []byte) error) error {
+	for _, s := range m.Segments {
+		plain, err := src.decodeSegment(ctx, &restoreSeg{segmentRef: s, commit: uint64(rb.old)})
+		if err != nil {
+			return err
+		}
+		err = fn(s, plain)
+		putBuf(plain)
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// mapMessageIDs records, for every line of a segment, its message id hashed
+// under the source conversation's key and under the target's.
+func mapMessageIDs(plain []byte, from, to hash.Hash, out map[[16]byte][16]byte) error {
+	for line := range bytes.Lines(plain) {
+		msg, err := canon.ParseLine(bytes.TrimSuffix(line, []byte{'\n'}))
+		if err != nil {
+			return err
+		}
+		var f, t [16]byte
+		for _, x := range []struct {
+			h   hash.Hash
+			out *[16]byte
+		}{{from, &f}, {to, &t}} {
+			x.h.Reset()
+			io.WriteString(x.h, msg.ID)
+			copy(x.out[:], x.h.Sum(nil))
+		}
+		out[f] = t
+	}
+	return nil
+}
+
+// reseal stores a segment's plaintext again, sealed under another
+// conversation.
+func (rb *rebaser) reseal(ctx context.Context, conv ID, key []byte, s segmentRef, plain []byte) (segmentRef, error) {
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1), zstd.WithWindowSize(zstdWindow), zstd.WithEncoderCRC(false))
+	if err != nil {
+		return s, err
+	}
+	defer enc.Close()
+	obj, err := rb.a.sealObject(areaObjects, seal.KindSegment, &conv, key, enc.EncodeAll(plain, []byte{codecZstd}))
+	if err != nil {
+		return s, err
+	}
+	if err := rb.b.put(ctx, obj); err != nil {
+		return s, err
+	}
+	s.Ref = obj.ref
+	return s, nil
+}
+
+// runs reads a change's index run and superseded run, with the set-aside
+// commit's number replaced by the new one.
+func (rb *rebaser) runs(ctx context.Context, conv ID, key []byte, m *convManifest) (run, supers []indexRecord, err error) {
+	if m.IndexRun == nil {
+		return nil, nil, nil
+	}
+	if run, err = rb.a.readIndexRun(ctx, conv, key, *m.IndexRun); err != nil {
+		return nil, nil, err
+	}
+	if m.Superseded != nil {
+		if supers, err = rb.a.readIndexRun(ctx, conv, key, *m.Superseded); err != nil {
+			return nil, nil, err
+		}
+	}
+	for _, recs := range [][]indexRecord{run, supers} {
+		for i := range recs {
+			if recs[i].Commit == rb.old {
+				recs[i].Commit = rb.n
+			}
+		}
+	}
+	return run, supers, nil
+}
+
+// settle compares a change's latest revisions with the remote's (base) and
+// returns the records to keep, the superseded records, and how many messages
+// are new.
+func (rb *rebaser) settle(run, supers []indexRecord, base *convBase) (kept, _ []indexRecord, added int64) {
 	latest := map[[16]byte]latestRev{}
 	if base != nil {
 		latest = base.latest
 	}
-	var kept []indexRecord
-	var added int64
 	for _, r := range run {
-		if r.Commit == rb.old {
-			r.Commit = rb.n
-		}
 		cur, seen := latest[r.IDHash]
 		switch {
 		case !seen:
@@ -268,19 +434,12 @@ func (rb *rebaser) conversation(ctx context.Context, conv ID, key []byte, m *con
 			kept = append(kept, r)
 		}
 	}
-	if len(kept) == 0 {
-		return nil, nil
-	}
-	for _, s := range m.Segments {
-		if err := rb.reuse(s.Ref); err != nil {
-			return nil, err
-		}
-	}
-	for _, bl := range m.Blobs {
-		if err := rb.reuse(bl.Ref); err != nil {
-			return nil, err
-		}
-	}
+	return kept, supers, added
+}
+
+// write stores the new index run, superseded run and manifest of a rebased
+// conversation change.
+func (rb *rebaser) write(ctx context.Context, conv ID, key []byte, m *convManifest, base *convBase, kept, supers []indexRecord, added int64) (*convChange, error) {
 	nm := &convManifest{Commit: uint64(rb.n), SourceKey: m.SourceKey, Label: m.Label, Participants: m.Participants,
 		Segments: m.Segments, Blobs: m.Blobs, Messages: added, IndexRunCount: 1}
 	if base != nil {
