@@ -60,8 +60,10 @@ func (a *app) probeStore(ctx context.Context, st *s3.Store) error {
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("state: %w", err)
 	}
-	if err := st.ProbeCreateExclusive(ctx); err != nil {
+	if err := st.ProbeCreateExclusive(ctx); errors.Is(err, s3.ErrNotExclusive) {
 		return withHint(err, "chatvault writes to a store only if it refuses to overwrite objects (S3 conditional writes, If-None-Match: *); use a server that supports them")
+	} else if err != nil {
+		return err
 	}
 	if err := os.MkdirAll(filepath.Dir(mark), 0o700); err != nil {
 		return fmt.Errorf("state: %w", err)
