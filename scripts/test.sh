@@ -2,6 +2,11 @@
 # Runs every test of chatvault: formatting, vet, unit, fuzz-seed, end-to-end CLI
 # (testscript) and golden-archive tests under the race detector, the format test
 # vectors against an independent implementation, and the release config check.
+# It installs (once per machine, pinned versions) and starts the test servers on
+# 127.0.0.1: versitygw as the S3 server (scripts/s3server.sh) and local-kms as
+# the KMS (scripts/kmsserver.sh), and stops them at the end. With the servers
+# started here, tests that need one fail rather than skip
+# (CHATVAULT_TEST_REQUIRE_SERVERS=1).
 # Usage: ./scripts/test.sh        (CI calls exactly this)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,8 +29,16 @@ go vet ./...
 step "go mod tidy"
 go mod tidy -diff
 
+step "test servers (versitygw, local-kms)"
+servers=$(mktemp -d)
+trap 'scripts/s3server.sh stop "$servers/s3" || true; scripts/kmsserver.sh stop "$servers/kms" || true; rm -rf "$servers"' EXIT
+eval "$(scripts/s3server.sh start "$servers/s3")"
+eval "$(scripts/kmsserver.sh start "$servers/kms")"
+export CHATVAULT_TEST_REQUIRE_SERVERS=1
+echo "S3 at $CHATVAULT_TEST_S3, KMS at $CHATVAULT_TEST_KMS"
+
 step "go test (race detector)"
-go test -race -count=1 -timeout 20m ./...
+go test -race -count=1 -timeout 30m ./...
 
 step "format test vectors, independent implementation"
 if python3 -c 'import cryptography' 2>/dev/null; then
