@@ -48,7 +48,7 @@ type TransferReport struct {
 // behind when a writer is killed (S3). A transfer aborts them before it
 // starts, so that a rerun after kill -9 leaves none.
 type uploadAborter interface {
-	AbortUploads(ctx context.Context, prefix string, olderThan time.Duration) (int, error)
+	AbortUploads(ctx context.Context, prefix string, abort func(name string, initiated time.Time) bool) (int, error)
 }
 
 // Push copies the archive's commits that dst lacks from src (this device's
@@ -90,12 +90,8 @@ func Push(ctx context.Context, src, dst remote.Store, id ID, opts Options, t Tra
 func (a *Archive) copyTo(ctx context.Context, dst remote.Store, t TransferOptions, push bool) (TransferReport, error) {
 	rep := TransferReport{Archive: a.id}
 	listing := map[string]int64{}
-	var leases []remote.Info
 	err := dst.List(ctx, a.paths.root(), func(info remote.Info) error {
 		listing[info.Name] = info.Size
-		if len(info.Name) > len(a.paths.leases()) && info.Name[:len(a.paths.leases())] == a.paths.leases() {
-			leases = append(leases, info)
-		}
 		return nil
 	})
 	if err != nil {
@@ -131,15 +127,19 @@ func (a *Archive) copyTo(ctx context.Context, dst remote.Store, t TransferOption
 	}
 	defer l.release()
 	if ab, ok := dst.(uploadAborter); ok {
-		// Uploads of a killed run are ours to abort; while another writer
-		// holds a live lease, only those older than any lease can be.
-		olderThan := time.Duration(0)
-		for _, info := range leases {
-			if a.opts.Now().Sub(info.ModTime) < leaseTTL {
-				olderThan = leaseTTL
-			}
+		// An upload is ours to abort when it is for an object this push
+		// sends or that exists already (a killed run of this or another
+		// device's push of the same archive left it), or when it is older
+		// than any live writer.
+		sending := make(map[string]bool, len(plan.send))
+		for _, r := range plan.send {
+			sending[a.paths.object(r.Area, r.ID)] = true
 		}
-		if _, err := ab.AbortUploads(ctx, a.paths.root(), olderThan); err != nil {
+		_, err := ab.AbortUploads(ctx, a.paths.root(), func(name string, initiated time.Time) bool {
+			_, exists := listing[name]
+			return sending[name] || exists || a.opts.Now().Sub(initiated) > leaseTTL
+		})
+		if err != nil {
 			return rep, err
 		}
 	}

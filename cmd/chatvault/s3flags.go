@@ -26,6 +26,7 @@ type s3Flags struct {
 	allowInsecureHTTP bool
 	sse               string
 	sseKMSKeyID       string
+	partSize          sizeFlag
 }
 
 func (f *s3Flags) register(fs *pflag.FlagSet) {
@@ -35,16 +36,19 @@ func (f *s3Flags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.allowInsecureHTTP, "allow-insecure-http", false, "allow a plain http:// S3 endpoint on a host that is not loopback")
 	fs.StringVar(&f.sse, "sse", "", "server-side encryption of S3 objects, as an extra layer: aws:kms or AES256")
 	fs.StringVar(&f.sseKMSKeyID, "sse-kms-key-id", "", "KMS key for --sse aws:kms (default: the AWS managed key)")
+	fs.Var(&f.partSize, "s3-part-size", "multipart `SIZE` for S3 uploads, at least 5MiB (default 16MiB); objects over 4 parts go up in parts")
 }
 
 func (f *s3Flags) options() s3.Options {
 	return s3.Options{
-		Endpoint:          f.endpoint,
-		PathStyle:         f.pathStyle,
-		CACert:            f.caCert,
-		AllowInsecureHTTP: f.allowInsecureHTTP,
-		SSE:               f.sse,
-		SSEKMSKeyID:       f.sseKMSKeyID,
+		Endpoint:           f.endpoint,
+		PathStyle:          f.pathStyle,
+		CACert:             f.caCert,
+		AllowInsecureHTTP:  f.allowInsecureHTTP,
+		SSE:                f.sse,
+		SSEKMSKeyID:        f.sseKMSKeyID,
+		PartSize:           int64(f.partSize),
+		MultipartThreshold: 4 * int64(f.partSize),
 	}
 }
 
