@@ -9,7 +9,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"github.com/chatvault/chatvault/remote/s3"
 	"github.com/chatvault/chatvault/remote/s3/s3test"
 )
 
@@ -123,14 +122,23 @@ func TestS3MultipartAndOrphanedUploads(t *testing.T) {
 	if res.StoredBytes < 10<<20 {
 		t.Fatalf("export stored %d bytes; the test needs segments above 5 MiB", res.StoredBytes)
 	}
-	// A killed push's leftover: an upload in progress under the archive.
+	// A killed push's leftover: an upload in progress for one of the
+	// archive's objects.
 	client := s3test.Client(t)
-	key := "archives/" + a.ID().String() + "/objects/00000000000000000000000000000000"
+	live, err := a.liveObjects(alice.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := a.paths.object(live[len(live)-1].Area, live[len(live)-1].ID)
 	if _, err := client.CreateMultipartUpload(t.Context(), &awss3.CreateMultipartUploadInput{Bucket: aws.String(bucket), Key: aws.String(key)}); err != nil {
 		t.Fatal(err)
 	}
-	alice.pushOK(a.ID(), rem)
 	ups, err := client.ListMultipartUploads(t.Context(), &awss3.ListMultipartUploadsInput{Bucket: aws.String(bucket)})
+	if err != nil || len(ups.Uploads) != 1 {
+		t.Fatalf("the orphaned upload: %v, %v", ups, err)
+	}
+	alice.pushOK(a.ID(), rem)
+	ups, err = client.ListMultipartUploads(t.Context(), &awss3.ListMultipartUploadsInput{Bucket: aws.String(bucket)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,4 +166,3 @@ func randomText(seed, n int) string {
 	return string(b)
 }
 
-var _ = s3.MiB
