@@ -41,7 +41,7 @@ func TestS3PushPullRebase(t *testing.T) {
 	}
 	alice.pushOK(a.ID(), rem)
 
-	// Read straight from S3, with a third device.
+	// Read straight from S3, with a third machine.
 	carol := newDevice(t)
 	c, err := Open(carol.ctx, rem, a.ID(), carol.opts())
 	if err != nil {
@@ -72,7 +72,7 @@ func TestS3PushRace(t *testing.T) {
 	alice.export(alice.open(a.ID()), msg("c", "a", "2020-01-01T00:00:00Z", "alice"), ExportOptions{})
 	bob.export(bob.open(a.ID()), msg("c", "b", "2020-01-01T00:00:00Z", "bob"), ExportOptions{})
 	errs := make(chan error, 2)
-	for _, d := range []device{alice, bob} {
+	for _, d := range []machine{alice, bob} {
 		go func() { _, err := d.push(a.ID(), rem); errs <- err }()
 	}
 	var won, lost int
@@ -90,7 +90,7 @@ func TestS3PushRace(t *testing.T) {
 		t.Fatalf("racing pushes: %d won, %d lost", won, lost)
 	}
 	// The loser pulls (rebase) and pushes; both commits survive.
-	for _, d := range []device{alice, bob} {
+	for _, d := range []machine{alice, bob} {
 		if _, err := d.push(a.ID(), rem); err != nil {
 			d.pullOK(a.ID(), rem)
 			d.pushOK(a.ID(), rem)

@@ -14,19 +14,19 @@ import (
 	"github.com/chatvault/chatvault/remote/local"
 )
 
-// device is one machine: its own store and its own state dir, sharing a
+// machine is one device: its own store and its own state dir, sharing a
 // remote with other devices.
-type device struct {
+type machine struct {
 	*env
 }
 
-func newDevice(t *testing.T) device { return device{newEnv(t)} }
+func newDevice(t *testing.T) machine { return machine{newEnv(t)} }
 
-func (d device) push(id ID, remoteSt remote.Store) (TransferReport, error) {
+func (d machine) push(id ID, remoteSt remote.Store) (TransferReport, error) {
 	return Push(d.ctx, d.st, remoteSt, id, d.opts(), TransferOptions{Jobs: 4})
 }
 
-func (d device) pull(id ID, remoteSt remote.Store) (TransferReport, error) {
+func (d machine) pull(id ID, remoteSt remote.Store) (TransferReport, error) {
 	return Pull(d.ctx, remoteSt, d.st, id, d.opts(), TransferOptions{Jobs: 4}, func(ctx context.Context, a *Archive) error {
 		return a.Unlock(ctx, RecoveryUnlocker{Key: testKey})
 	})
@@ -40,7 +40,7 @@ func newRemote(t *testing.T) *local.Store {
 	return st
 }
 
-func (d device) pushOK(id ID, remoteSt remote.Store) TransferReport {
+func (d machine) pushOK(id ID, remoteSt remote.Store) TransferReport {
 	d.t.Helper()
 	rep, err := d.push(id, remoteSt)
 	if err != nil {
@@ -49,7 +49,7 @@ func (d device) pushOK(id ID, remoteSt remote.Store) TransferReport {
 	return rep
 }
 
-func (d device) pullOK(id ID, remoteSt remote.Store) TransferReport {
+func (d machine) pullOK(id ID, remoteSt remote.Store) TransferReport {
 	d.t.Helper()
 	rep, err := d.pull(id, remoteSt)
 	if err != nil {
@@ -58,7 +58,7 @@ func (d device) pullOK(id ID, remoteSt remote.Store) TransferReport {
 	return rep
 }
 
-// Push copies an archive whole; a second push sends nothing; another device
+// Push copies an archive whole; a second push sends nothing; another machine
 // pulls it and restores the same messages.
 func TestPushPullRoundTrip(t *testing.T) {
 	alice, bob := newDevice(t), newDevice(t)
@@ -77,7 +77,7 @@ func TestPushPullRoundTrip(t *testing.T) {
 	}
 	pin, _ := alice.state.Load(a.ID())
 	if len(pin.LocalOnly) != 0 {
-		t.Errorf("after push the device still marks commits %v as unpushed", pin.LocalOnly)
+		t.Errorf("after push the machine still marks commits %v as unpushed", pin.LocalOnly)
 	}
 
 	got := bob.pullOK(a.ID(), rem)
@@ -120,7 +120,7 @@ func TestPushConflictPullRebase(t *testing.T) {
 
 	_, err := alice.push(a.ID(), rem)
 	if !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), "pull first") {
-		t.Fatalf("push after another device pushed: %v, want a conflict saying pull first", err)
+		t.Fatalf("push after another machine pushed: %v, want a conflict saying pull first", err)
 	}
 	rep := alice.pullOK(a.ID(), rem)
 	if len(rep.Rebased) != 1 || rep.Rebased[0] != 4 {
@@ -154,7 +154,7 @@ func TestPushConflictPullRebase(t *testing.T) {
 	}
 	alice.pushOK(a.ID(), rem)
 
-	// A third device sees every message once, in its latest revision.
+	// A third machine sees every message once, in its latest revision.
 	carol.pullOK(a.ID(), rem)
 	c := carol.open(a.ID())
 	want := map[string]string{

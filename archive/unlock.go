@@ -15,22 +15,9 @@ import (
 // Wrappers returns the head commit's wrappers, each checked against the signed
 // commit (a damaged wrapper is ErrIntegrity, never a wrong key).
 func (a *Archive) Wrappers(ctx context.Context) ([]*Wrapper, error) {
-	head := a.commits[len(a.commits)-1].body
-	setName := a.paths.object(areaKeys, head.WrapperSet.ID)
-	b, err := a.readRef(ctx, setName, head.WrapperSet, maxSmallObject)
+	set, err := a.wrapperSet(ctx)
 	if err != nil {
 		return nil, err
-	}
-	body, err := decodeHashed(setName, b, seal.Expect{Kind: seal.KindWrapperSet, ArchiveID: a.id[:], ObjectID: head.WrapperSet.ID[:]})
-	if err != nil {
-		return nil, err
-	}
-	var set wrapperSet
-	if err := strictJSON(body, &set); err != nil {
-		return nil, integrityError(setName, "%v", err)
-	}
-	if len(set.Wrappers) == 0 || len(set.Wrappers) > MaxWrappers {
-		return nil, integrityError(setName, "%d wrappers (allowed: 1 to %d)", len(set.Wrappers), MaxWrappers)
 	}
 	out := make([]*Wrapper, 0, len(set.Wrappers))
 	for _, e := range set.Wrappers {
@@ -54,6 +41,28 @@ func (a *Archive) Wrappers(ctx context.Context) ([]*Wrapper, error) {
 		out = append(out, w)
 	}
 	return out, nil
+}
+
+// wrapperSet reads the head commit's wrapper set.
+func (a *Archive) wrapperSet(ctx context.Context) (wrapperSet, error) {
+	var set wrapperSet
+	head := a.commits[len(a.commits)-1].body
+	setName := a.paths.object(areaKeys, head.WrapperSet.ID)
+	b, err := a.readRef(ctx, setName, head.WrapperSet, maxSmallObject)
+	if err != nil {
+		return set, err
+	}
+	body, err := decodeHashed(setName, b, seal.Expect{Kind: seal.KindWrapperSet, ArchiveID: a.id[:], ObjectID: head.WrapperSet.ID[:]})
+	if err != nil {
+		return set, err
+	}
+	if err := strictJSON(body, &set); err != nil {
+		return set, integrityError(setName, "%v", err)
+	}
+	if len(set.Wrappers) == 0 || len(set.Wrappers) > MaxWrappers {
+		return set, integrityError(setName, "%d wrappers (allowed: 1 to %d)", len(set.Wrappers), MaxWrappers)
+	}
+	return set, nil
 }
 
 // Unlock finds the archive key: every unlocker is tried on every wrapper of its

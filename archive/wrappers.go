@@ -71,6 +71,12 @@ func (l PassphraseLocker) Lock(ctx context.Context, archive ID, w *Wrapper, key 
 	return err
 }
 
+// Unlock opens a wrapper this locker made: how a new wrapper is checked.
+func (l PassphraseLocker) Unlock(ctx context.Context, archive ID, w *Wrapper) ([]byte, error) {
+	u := &PassphraseUnlocker{Get: func(context.Context) ([]byte, error) { return l.Passphrase, nil }}
+	return u.Unlock(ctx, archive, w)
+}
+
 // PassphraseUnlocker opens passphrase wrappers. Get is called at most once, and
 // only when a passphrase wrapper is tried (so that no prompt appears for
 // archives it cannot help with). MaxMemoryKiB bounds the Argon2id memory
@@ -123,6 +129,11 @@ func (l RecoveryLocker) Lock(ctx context.Context, archive ID, w *Wrapper, key []
 	var err error
 	w.Sealed, err = sealKey(kek[:], archive, w, key, randOr(l.Rand))
 	return err
+}
+
+// Unlock opens a wrapper this locker made: how a new wrapper is checked.
+func (l RecoveryLocker) Unlock(ctx context.Context, archive ID, w *Wrapper) ([]byte, error) {
+	return RecoveryUnlocker{Key: l.Key}.Unlock(ctx, archive, w)
 }
 
 // RecoveryUnlocker opens recovery-key wrappers.
