@@ -33,6 +33,7 @@ type Archive struct {
 	descriptorRef Ref
 	commits       []commitInfo // commits[i] is commit i+1, verified
 	signPub       ed25519.PublicKey
+	nextEpoch     uint32 // the epoch of the archive key a re-key is making, else 0
 	behind        uint64 // newest commit this device knows, when the store has less
 	diverged      uint64 // first commit where the store differs from this device's unpushed ones
 
@@ -44,9 +45,10 @@ type Archive struct {
 }
 
 type commitInfo struct {
-	body   commitBody
-	digest Digest // SHA-256 of the stored commit object
-	size   int64
+	body    commitBody
+	digest  Digest // SHA-256 of the stored commit object
+	size    int64
+	signPub ed25519.PublicKey // the key that signed it (and its integrity list)
 }
 
 // Options apply to every archive operation.
@@ -158,6 +160,11 @@ func (a *Archive) loadCommit(ctx context.Context, n uint64) error {
 		}
 		a.signPub = a.desc.SigningKey
 	}
+	if body.KeyChange != nil {
+		if err := a.changeSigningKey(ctx, n, *body.KeyChange); err != nil {
+			return err
+		}
+	}
 	if _, err := decodeSigned(name, b, want, a.signPub); err != nil {
 		return err
 	}
@@ -170,8 +177,6 @@ func (a *Archive) loadCommit(ctx context.Context, n uint64) error {
 		return integrityError(name, "names another descriptor")
 	case body.SigningKey != keyID(a.signPub):
 		return integrityError(name, "signed by key %s, expected %s", body.SigningKey, keyID(a.signPub))
-	case body.KeyChange != nil:
-		return integrityError(name, "carries a signing-key change, which this version of chatvault cannot verify yet")
 	}
 	if n == 1 {
 		if body.Parent != nil || body.Kind != KindInit {
@@ -182,8 +187,11 @@ func (a *Archive) loadCommit(ctx context.Context, n uint64) error {
 		if body.Parent == nil || *body.Parent != prev.digest {
 			return integrityError(name, "parent is not commit %d (the chain was rewritten)", n-1)
 		}
-		if body.Epoch < prev.body.Epoch {
-			return integrityError(name, "key epoch went back")
+		switch {
+		case body.KeyChange != nil && body.Epoch != prev.body.Epoch+1:
+			return integrityError(name, "changes the signing key but moves the key epoch from %d to %d", prev.body.Epoch, body.Epoch)
+		case body.KeyChange == nil && body.Epoch != prev.body.Epoch:
+			return integrityError(name, "changes the key epoch without a key change")
 		}
 		switch body.Kind {
 		case KindExport, KindKeys, KindRekey, KindShred, KindCompact:
@@ -191,7 +199,39 @@ func (a *Archive) loadCommit(ctx context.Context, n uint64) error {
 			return integrityError(name, "unknown commit kind %q", body.Kind)
 		}
 	}
-	a.commits = append(a.commits, commitInfo{body: body, digest: sha256.Sum256(b), size: int64(len(b))})
+	a.commits = append(a.commits, commitInfo{body: body, digest: sha256.Sum256(b), size: int64(len(b)), signPub: a.signPub})
+	return nil
+}
+
+// keyChange is the body of a key-change record: the successor of a signing
+// key, signed by it predecessor (FORMAT.md §4.11).
+type keyChange struct {
+	Previous string `json:"previous"` // key id of the predecessor
+	Next     []byte `json:"next"`     // the successor's Ed25519 public key
+	Commit   uint64 `json:"commit"`   // the re-key commit that makes it current
+}
+
+// changeSigningKey reads commit n's key-change record, checks that the
+// current signing key signed it for this commit, and makes its successor the
+// signing key from commit n on.
+func (a *Archive) changeSigningKey(ctx context.Context, n uint64, ref Ref) error {
+	name := a.paths.object(areaObjects, ref.ID)
+	b, err := a.readRef(ctx, name, ref, maxSmallObject)
+	if err != nil {
+		return err
+	}
+	body, err := decodeSigned(name, b, seal.Expect{Kind: seal.KindKeyChange, ArchiveID: a.id[:], ObjectID: ref.ID[:]}, a.signPub)
+	if err != nil {
+		return err
+	}
+	var kc keyChange
+	if err := strictJSON(body, &kc); err != nil {
+		return integrityError(name, "%v", err)
+	}
+	if kc.Previous != keyID(a.signPub) || kc.Commit != n || len(kc.Next) != ed25519.PublicKeySize {
+		return integrityError(name, "is not a key change of signing key %s at commit %d", keyID(a.signPub), n)
+	}
+	a.signPub = ed25519.PublicKey(kc.Next)
 	return nil
 }
 

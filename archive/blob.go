@@ -55,7 +55,7 @@ func (e *exporter) storeBlob(ctx context.Context, c *convState, b canon.Blob) er
 	a := e.a
 	id := blobObjectID(c.key, c.id, content)
 	name := a.paths.object(areaObjects, id)
-	h := &seal.Header{Suite: a.suite(), Kind: seal.KindBlob, ArchiveID: a.id[:], ConversationID: c.id[:], ObjectID: id[:], Epoch: a.epoch()}
+	h := &seal.Header{Suite: a.suite(), Kind: seal.KindBlob, ArchiveID: a.id[:], ConversationID: c.id[:], ObjectID: id[:], Epoch: a.epochOfObject()}
 	enc, _ := h.Marshal()
 	size := sealedSize(len(enc), b.Size)
 
@@ -118,7 +118,7 @@ func (e *exporter) adoptBlob(ctx context.Context, c *convState, id ID, content D
 	stored := sha256.New()
 	crc := crc64.New(crcTable)
 	n := &countingWriter{}
-	_, r, err := seal.OpenReader(io.TeeReader(rc, io.MultiWriter(stored, crc, n)), c.key, seal.Expect{Kind: seal.KindBlob, ArchiveID: e.a.id[:], ConversationID: c.id[:], ObjectID: id[:], Epoch: e.a.epoch()})
+	_, r, err := seal.OpenReader(io.TeeReader(rc, io.MultiWriter(stored, crc, n)), c.key, seal.Expect{Kind: seal.KindBlob, ArchiveID: e.a.id[:], ConversationID: c.id[:], ObjectID: id[:], Epoch: e.a.epochOfObject()})
 	if err != nil {
 		return Ref{}, 0, integrityError(name, "left by an earlier run and unreadable: %v (prune removes it)", err)
 	}

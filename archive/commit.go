@@ -100,9 +100,12 @@ func (a *Archive) appendSealObject(dst []byte, ar area, kind seal.Kind, conv *ID
 	if err != nil {
 		return newObject{}, err
 	}
+	// Objects under the archive key carry its epoch; those under a
+	// conversation key carry the conversation key's.
 	h := &seal.Header{Suite: a.suite(), Kind: kind, ArchiveID: a.id[:], ObjectID: id[:], Epoch: a.epoch()}
 	if conv != nil {
 		h.ConversationID = conv[:]
+		h.Epoch = a.epochOfObject()
 	}
 	// Sized up front: growing by append frame by frame would copy the
 	// object over and over (quadratic in its size).
@@ -118,8 +121,12 @@ func (a *Archive) suite() seal.Suite {
 	return s
 }
 
-// epoch is the key epoch of the current archive key.
+// epoch is the key epoch of the current archive key (of the one being made,
+// during a re-key).
 func (a *Archive) epoch() uint32 {
+	if a.nextEpoch != 0 {
+		return a.nextEpoch
+	}
 	if len(a.commits) == 0 {
 		return 0
 	}
@@ -200,6 +207,6 @@ func (b *builder) commit(ctx context.Context, body commitBody) error {
 			return err
 		}
 	}
-	a.commits = append(a.commits, commitInfo{body: body, digest: sha256.Sum256(obj), size: int64(len(obj))})
+	a.commits = append(a.commits, commitInfo{body: body, digest: sha256.Sum256(obj), size: int64(len(obj)), signPub: a.signer.Public().(ed25519.PublicKey)})
 	return a.updatePin(func(p *Pin) { p.LocalOnly = append(p.LocalOnly, n) })
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/chatvault/chatvault/crypto/seal"
+	"github.com/chatvault/chatvault/remote"
 )
 
 // WrapperChange is one commit of kind keys: wrappers added and removed at
@@ -153,15 +154,45 @@ func (a *Archive) commitEmpty(ctx context.Context, b *builder, kind string, wrap
 }
 
 // applyTombstones deletes the objects a commit made obsolete from the
-// archive's store, every version of each.
+// archive's store, every version of each. The commit is written by then: a
+// failure is ErrConflict, and FinishTombstones (run by the same command
+// again) completes the job.
 func (a *Archive) applyTombstones(ctx context.Context, tombs []tombstone) ([]string, error) {
 	var deleted []string
 	for _, t := range tombs {
 		name := a.paths.object(t.area(), t.ID)
 		if err := a.st.Delete(ctx, name); err != nil {
-			return deleted, fmt.Errorf("deleting %s (the commit is written; push or rerun deletes it): %w", name, err)
+			return deleted, fmt.Errorf("%w: commit %d is written but deleting %s failed (%w); run the command again to finish", ErrConflict, a.Head(), name, err)
 		}
 		deleted = append(deleted, name)
 	}
 	return deleted, nil
+}
+
+// FinishTombstones deletes every object a commit of the chain tombstoned that
+// the store still holds (a rotation, re-key or shred interrupted after its
+// commit), and returns their names. It costs one listing of the archive.
+func (a *Archive) FinishTombstones(ctx context.Context) ([]string, error) {
+	var tombs []tombstone
+	for _, c := range a.commits {
+		tombs = append(tombs, c.body.Tombstones...)
+	}
+	if len(tombs) == 0 {
+		return nil, nil
+	}
+	present := map[string]bool{}
+	err := a.st.List(ctx, a.paths.root(), func(info remote.Info) error {
+		present[info.Name] = true
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	var pending []tombstone
+	for _, t := range tombs {
+		if present[a.paths.object(t.area(), t.ID)] {
+			pending = append(pending, t)
+		}
+	}
+	return a.applyTombstones(ctx, pending)
 }

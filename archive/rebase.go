@@ -41,7 +41,7 @@ func (a *Archive) rebase(ctx context.Context, old uint64) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	_, oldRecs, err := a.readIntegrityList(ctx, body.IntegrityList)
+	_, oldRecs, err := a.readIntegrityList(ctx, body.IntegrityList, a.signPub)
 	if err != nil {
 		return 0, err
 	}

@@ -165,4 +165,3 @@ func randomText(seed, n int) string {
 	}
 	return string(b)
 }
-

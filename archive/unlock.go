@@ -140,22 +140,31 @@ func (a *Archive) needKey() error {
 	return nil
 }
 
-// loadVersions decrypts every commit's version manifest (they are small deltas).
+// loadVersions decrypts every commit's version manifest (they are small
+// deltas). After a re-key the manifests of older commits are read from their
+// re-encrypted copies, through the remaps of the re-key commits.
 func (a *Archive) loadVersions(ctx context.Context) error {
 	if err := a.needKey(); err != nil {
 		return err
 	}
+	if len(a.versions) == len(a.commits) {
+		return nil
+	}
+	remapped, err := a.remaps(ctx)
+	if err != nil {
+		return err
+	}
 	for n := len(a.versions) + 1; n <= len(a.commits); n++ {
 		c := a.commits[n-1].body
-		pt, err := a.readSealed(ctx, areaObjects, c.VersionManifest, a.key, seal.Expect{Kind: seal.KindVersionManifest, Epoch: c.Epoch}, maxListObject)
+		ref, epoch := c.VersionManifest, c.Epoch
+		if r, ok := remapped[ref.ID]; ok {
+			ref, epoch = r.New, r.epoch
+		}
+		vm, err := a.readVersionManifest(ctx, ref, epoch)
 		if err != nil {
 			return err
 		}
-		vm := &versionManifest{}
-		name := a.paths.object(areaObjects, c.VersionManifest.ID)
-		if err := strictJSON(pt, vm); err != nil {
-			return integrityError(name, "%v", err)
-		}
+		name := a.paths.object(areaObjects, ref.ID)
 		if vm.Commit != uint64(n) {
 			return integrityError(name, "belongs to commit %d, not %d", vm.Commit, n)
 		}
@@ -168,6 +177,45 @@ func (a *Archive) loadVersions(ctx context.Context) error {
 		a.versions = append(a.versions, vm)
 	}
 	return nil
+}
+
+// remapEntry: an object re-encrypted by a re-key, and that re-key's epoch.
+type remapEntry struct {
+	Old   ID  `json:"old"`
+	New   Ref `json:"new"`
+	epoch uint32
+}
+
+// remaps reads every remap of the chain; a later one wins for an object
+// remapped twice.
+func (a *Archive) remaps(ctx context.Context) (map[ID]remapEntry, error) {
+	out := map[ID]remapEntry{}
+	for _, c := range a.commits {
+		if c.body.Remap == nil {
+			continue
+		}
+		ref := *c.body.Remap
+		name := a.paths.object(areaObjects, ref.ID)
+		b, err := a.readRef(ctx, name, ref, maxListObject)
+		if err != nil {
+			return nil, err
+		}
+		body, err := decodeSigned(name, b, seal.Expect{Kind: seal.KindRemap, ArchiveID: a.id[:], ObjectID: ref.ID[:]}, c.signPub)
+		if err != nil {
+			return nil, err
+		}
+		var rm struct {
+			Entries []remapEntry `json:"entries"`
+		}
+		if err := strictJSON(body, &rm); err != nil {
+			return nil, integrityError(name, "%v", err)
+		}
+		for _, e := range rm.Entries {
+			e.epoch = c.body.Epoch
+			out[e.Old] = e
+		}
+	}
+	return out, nil
 }
 
 // conversationsAt maps each conversation present at commit n to its latest

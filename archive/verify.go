@@ -2,6 +2,7 @@ package archive
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/sha256"
 	"fmt"
 	"hash/crc64"
@@ -83,7 +84,7 @@ func (a *Archive) integrityRecords(ctx context.Context) ([]integrityRecord, erro
 	for _, c := range a.commits {
 		ref := c.body.IntegrityList
 		name := a.paths.object(areaObjects, ref.ID)
-		parent, recs, err := a.readIntegrityList(ctx, ref)
+		parent, recs, err := a.readIntegrityList(ctx, ref, c.signPub)
 		if err != nil {
 			return nil, err
 		}
@@ -124,13 +125,13 @@ func (a *Archive) integrityRecords(ctx context.Context) ([]integrityRecord, erro
 }
 
 // readIntegrityList reads and checks one signed integrity list.
-func (a *Archive) readIntegrityList(ctx context.Context, ref Ref) (parent Digest, recs []integrityRecord, err error) {
+func (a *Archive) readIntegrityList(ctx context.Context, ref Ref, signer ed25519.PublicKey) (parent Digest, recs []integrityRecord, err error) {
 	name := a.paths.object(areaObjects, ref.ID)
 	b, err := a.readRef(ctx, name, ref, maxListObject)
 	if err != nil {
 		return parent, nil, err
 	}
-	body, err := decodeSigned(name, b, seal.Expect{Kind: seal.KindIntegrityList, ArchiveID: a.id[:], ObjectID: ref.ID[:]}, a.signPub)
+	body, err := decodeSigned(name, b, seal.Expect{Kind: seal.KindIntegrityList, ArchiveID: a.id[:], ObjectID: ref.ID[:]}, signer)
 	if err != nil {
 		return parent, nil, err
 	}

@@ -1,0 +1,118 @@
+package archive
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/chatvault/chatvault/kms/recovery"
+)
+
+// A re-key replaces the archive key: the old recovery key no longer opens
+// the archive, every version still restores, later exports work, another
+// device follows the key change through push and pull, and the old key
+// material is gone from the store.
+func TestRekey(t *testing.T) {
+	alice, bob := newDevice(t), newDevice(t)
+	rem := newRemote(t)
+	a := alice.create("rekey")
+	v2 := msg("c", "1", "2020-01-01T00:00:00Z", "before")
+	alice.export(a, v2, ExportOptions{})
+	alice.export(a, msg("d", "2", "2020-01-02T00:00:00Z", "other chat"), ExportOptions{})
+	alice.pushOK(a.ID(), rem)
+	bob.pullOK(a.ID(), rem)
+
+	oldWrappers, _ := a.Wrappers(alice.ctx)
+	newRecovery := recovery.Key{4, 5, 6}
+	res, err := a.Rekey(alice.ctx, []Locker{RecoveryLocker{Key: newRecovery}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Commit != 4 || res.Epoch != 1 || len(res.Deleted) == 0 {
+		t.Fatalf("rekey: %+v", res)
+	}
+	for _, w := range oldWrappers {
+		if _, err := os.Stat(filepath.Join(alice.st.Root(), filepath.FromSlash(a.paths.object(areaKeys, w.ID)))); err == nil {
+			t.Errorf("old wrapper %s is still in the store", w.ID.Short())
+		}
+	}
+	b, err := Open(alice.ctx, alice.st, a.ID(), alice.opts())
+	if err != nil {
+		t.Fatalf("open after rekey: %v", err)
+	}
+	if err := b.Unlock(alice.ctx, RecoveryUnlocker{Key: testKey}); !errors.Is(err, ErrWrongKey) {
+		t.Fatalf("the old recovery key after a rekey: %v", err)
+	}
+	if err := b.Unlock(alice.ctx, RecoveryUnlocker{Key: newRecovery}); err != nil {
+		t.Fatal(err)
+	}
+	if got := alice.restore(b, RestoreOptions{Version: 2})["c"]; got != v2 {
+		t.Errorf("version 2 after the rekey: %q", got)
+	}
+	alice.export(b, msg("c", "3", "2020-01-03T00:00:00Z", "after"), ExportOptions{})
+	if got := alice.restore(b, RestoreOptions{})["c"]; !strings.Contains(got, "before") || !strings.Contains(got, "after") {
+		t.Errorf("export after the rekey: %q", got)
+	}
+	if convs, _ := b.Conversations(alice.ctx, 0); len(convs) != 2 {
+		t.Errorf("after the rekey an export made %d conversations, want the same 2", len(convs))
+	}
+	for _, o := range []VerifyOptions{{Keyless: true}, {ReadData: true}} {
+		if _, err := b.Verify(alice.ctx, o); err != nil {
+			t.Errorf("verify %+v after rekey: %v", o, err)
+		}
+	}
+	// Bob follows through the remote; a second rekey chains.
+	alice.pushOK(a.ID(), rem)
+	bob.pullOK(a.ID(), rem)
+	c, err := Open(bob.ctx, bob.st, a.ID(), bob.opts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Unlock(bob.ctx, RecoveryUnlocker{Key: newRecovery}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Verify(bob.ctx, VerifyOptions{ReadData: true}); err != nil {
+		t.Fatalf("bob's copy after the pull: %v", err)
+	}
+	if got := bob.restore(c, RestoreOptions{})["c"]; !strings.Contains(got, "before") || !strings.Contains(got, "after") {
+		t.Errorf("bob after the pull: %q", got)
+	}
+	third := recovery.Key{8}
+	if _, err := c.Rekey(bob.ctx, []Locker{RecoveryLocker{Key: third}}); err != nil {
+		t.Fatalf("second rekey: %v", err)
+	}
+	d, _ := Open(bob.ctx, bob.st, a.ID(), bob.opts())
+	if err := d.Unlock(bob.ctx, RecoveryUnlocker{Key: third}); err != nil {
+		t.Fatal(err)
+	}
+	got := bob.restore(d, RestoreOptions{})
+	if !strings.Contains(got["c"], "after") || !strings.Contains(got["c"], "before") || got["d"] == "" {
+		t.Errorf("restore after two rekeys: %q", got)
+	}
+	if _, err := d.Verify(bob.ctx, VerifyOptions{ReadData: true}); err != nil {
+		t.Errorf("verify after two rekeys: %v", err)
+	}
+}
+
+// A key-change record signed by anyone but the current signing key is an
+// integrity failure.
+func TestRekeyForgedKeyChange(t *testing.T) {
+	e := newEnv(t)
+	a := e.create("forge")
+	if _, err := a.Rekey(e.ctx, []Locker{RecoveryLocker{Key: testKey}}); err != nil {
+		t.Fatal(err)
+	}
+	head := a.commits[len(a.commits)-1].body
+	p := filepath.Join(e.st.Root(), filepath.FromSlash(a.paths.object(areaObjects, head.KeyChange.ID)))
+	raw, _ := os.ReadFile(p)
+	raw[len(raw)-1] ^= 1 // the signature
+	os.Chmod(p, 0o600)
+	os.WriteFile(p, raw, 0o600)
+	o := e.opts()
+	o.State = State{}
+	if _, err := Open(e.ctx, e.st, a.ID(), o); !errors.Is(err, ErrIntegrity) {
+		t.Errorf("open with a forged key change: %v", err)
+	}
+}
