@@ -41,6 +41,23 @@ type RekeyResult struct {
 // failure there leaves the commit in place and is ErrConflict: rerunning
 // finishes it (FinishTombstones).
 func (a *Archive) Rekey(ctx context.Context, lockers []Locker) (RekeyResult, error) {
+	return a.replaceKey(ctx, lockers, nil)
+}
+
+// ShredConversation destroys one conversation: one commit of kind shred that
+// re-keys the archive (as Rekey does: old key-table copies then need old
+// wrappers to open) with a key table that no longer holds the conversation's
+// key, a version manifest that lists it as removed, and a tombstone for every
+// object of it — manifests, index runs, segments, blobs — which are deleted,
+// every version, once the commit reads back. Its label and participants lived
+// only in its own manifests and die with its key. Every other conversation,
+// in every version, still restores.
+func (a *Archive) ShredConversation(ctx context.Context, conv ID, lockers []Locker) (RekeyResult, error) {
+	return a.replaceKey(ctx, lockers, &conv)
+}
+
+// replaceKey is Rekey, and with drop set ShredConversation.
+func (a *Archive) replaceKey(ctx context.Context, lockers []Locker, drop *ID) (RekeyResult, error) {
 	var res RekeyResult
 	if err := a.needKey(); err != nil {
 		return res, err
@@ -74,6 +91,17 @@ func (a *Archive) Rekey(ctx context.Context, lockers []Locker) (RekeyResult, err
 	head := a.commits[len(a.commits)-1].body
 	b := a.newBuilder()
 
+	kind, removed, total := KindRekey, []ID{}, a.versions[len(a.versions)-1].MessagesTotal
+	var dropped []tombstone
+	if drop != nil {
+		kind, removed = KindShred, []ID{*drop}
+		var messages int64
+		if dropped, messages, err = a.conversationObjects(ctx, *drop); err != nil {
+			return res, err
+		}
+		total -= messages
+	}
+
 	// The key-change record, signed by the key it replaces.
 	kcRef, err := a.signedObject(ctx, b, seal.KindKeyChange, oldSigner, keyChange{Previous: keyID(oldSigner.Public().(ed25519.PublicKey)), Next: newSigner.Public().(ed25519.PublicKey), Commit: n})
 	if err != nil {
@@ -97,6 +125,9 @@ func (a *Archive) Rekey(ctx context.Context, lockers []Locker) (RekeyResult, err
 	srcMAC := hmac.New(sha256.New, sourceHashKey(newKey, a.id))
 	entries := make([]keyTableEntry, 0, len(a.keyTable))
 	for _, e := range a.keyTable {
+		if drop != nil && e.Conv == *drop {
+			continue
+		}
 		if ref, ok := heads[e.Conv]; ok {
 			m, err := a.readConvManifest(ctx, e.Conv, e.Key[:], ref)
 			if err != nil {
@@ -112,7 +143,7 @@ func (a *Archive) Rekey(ctx context.Context, lockers []Locker) (RekeyResult, err
 	if err != nil {
 		return res, err
 	}
-	tombs := []tombstone{{Area: "keys", ID: head.WrapperSet.ID}}
+	tombs := append([]tombstone{{Area: "keys", ID: head.WrapperSet.ID}}, dropped...)
 	for _, e := range set.Wrappers {
 		tombs = append(tombs, tombstone{Area: "keys", ID: e.ID})
 	}
@@ -163,12 +194,12 @@ func (a *Archive) Rekey(ctx context.Context, lockers []Locker) (RekeyResult, err
 	}
 	last := a.versions[len(a.versions)-1]
 	vm := &versionManifest{Commit: n, Time: a.opts.Now().UTC(), Label: last.Label, Parent: &head.VersionManifest,
-		Conversations: []convChange{}, Removed: []ID{}, Stores: []string{}, MessagesTotal: last.MessagesTotal}
+		Conversations: []convChange{}, Removed: removed, Stores: []string{}, MessagesTotal: total}
 	vmRef, err := b.sealedJSON(ctx, areaObjects, seal.KindVersionManifest, nil, newKey, vm)
 	if err != nil {
 		return res, err
 	}
-	err = b.commit(ctx, commitBody{Kind: KindRekey, Epoch: a.nextEpoch, Descriptor: head.Descriptor, WrapperSet: setRef,
+	err = b.commit(ctx, commitBody{Kind: kind, Epoch: a.nextEpoch, Descriptor: head.Descriptor, WrapperSet: setRef,
 		KeyTable: keyTable, VersionManifest: vmRef, Remap: &remapRef, KeyChange: &kcRef, Tombstones: tombs})
 	if err != nil {
 		return res, err
@@ -178,6 +209,9 @@ func (a *Archive) Rekey(ctx context.Context, lockers []Locker) (RekeyResult, err
 	a.versions = append(a.versions, vm)
 	for _, e := range entries {
 		a.keyTable[e.Conv] = e
+	}
+	if drop != nil {
+		delete(a.keyTable, *drop)
 	}
 
 	// Read the archive back from the store under the new key before any old
@@ -194,6 +228,43 @@ func (a *Archive) Rekey(ctx context.Context, lockers []Locker) (RekeyResult, err
 	}
 	res.Deleted, err = a.applyTombstones(ctx, tombs)
 	return res, err
+}
+
+// conversationObjects lists every object of a conversation (tombstones for
+// a shred) and its message count.
+func (a *Archive) conversationObjects(ctx context.Context, conv ID) ([]tombstone, int64, error) {
+	heads, err := a.conversationsAt(ctx, a.Head())
+	if err != nil {
+		return nil, 0, err
+	}
+	ref, ok := heads[conv]
+	if !ok {
+		return nil, 0, fmt.Errorf("%w: conversation %s is not in archive %s", ErrNotFound, conv.Short(), a.id.Short())
+	}
+	chain, err := a.manifestChain(ctx, conv, ref)
+	if err != nil {
+		return nil, 0, err
+	}
+	var out []tombstone
+	add := func(id ID) { out = append(out, tombstone{Area: "objects", ID: id}) }
+	add(ref.ID)
+	for _, m := range chain {
+		if m.Parent != nil {
+			add(m.Parent.ID)
+		}
+		for _, s := range m.Segments {
+			add(s.ID)
+		}
+		for _, b := range m.Blobs {
+			add(b.ID)
+		}
+		for _, r := range []*Ref{m.IndexRun, m.Superseded} {
+			if r != nil {
+				add(r.ID)
+			}
+		}
+	}
+	return out, chain[len(chain)-1].Messages, nil
 }
 
 // signedObject stores a plaintext JSON object signed with key.

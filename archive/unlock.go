@@ -230,7 +230,9 @@ func (a *Archive) conversationsAt(ctx context.Context, n uint64) (map[ID]Ref, er
 	out := map[ID]Ref{}
 	for _, vm := range a.versions[:n] {
 		for _, c := range vm.Conversations {
-			out[c.ID] = c.Manifest
+			if _, ok := a.keyTable[c.ID]; ok { // a shredded conversation has no key any more
+				out[c.ID] = c.Manifest
+			}
 		}
 		for _, id := range vm.Removed {
 			delete(out, id)
