@@ -8,6 +8,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/chatvault/chatvault/remote/s3/s3test"
 )
@@ -164,4 +165,46 @@ func randomText(seed, n int) string {
 		b[i] = alphabet[x%uint64(len(alphabet))]
 	}
 	return string(b)
+}
+
+// Default verify on S3 compares the SHA-256 the server checked on upload
+// (HeadObject) with the recorded one: an object replaced in the bucket, even
+// with one of the same size, is caught without a download.
+func TestS3VerifyUsesStoredChecksum(t *testing.T) {
+	bucket := s3test.Bucket(t, false)
+	rem := s3test.Open(t, "s3://"+bucket, s3test.Options(t))
+	alice := newDevice(t)
+	a := alice.create("verify")
+	alice.export(a, msg("c", "1", "2020-01-01T00:00:00Z", strings.Repeat("hello ", 50)), ExportOptions{})
+	alice.pushOK(a.ID(), rem)
+	info, err := rem.Stat(alice.ctx, a.paths.commit(1))
+	if err != nil || len(info.SHA256) != 32 {
+		t.Fatalf("Stat gives no SHA-256: %+v %v", info, err)
+	}
+	// A segment: default verify reads no segment, it compares checksums.
+	heads, _ := a.conversationsAt(alice.ctx, a.Head())
+	var name string
+	for conv, ref := range heads {
+		chain, _ := a.manifestChain(alice.ctx, conv, ref)
+		name = a.paths.object(areaObjects, chain[0].Segments[0].ID)
+	}
+	info, err = rem.Stat(alice.ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s3test.Client(t).PutObject(alice.ctx, &awss3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(name),
+		Body: strings.NewReader(strings.Repeat("x", int(info.Size))), ChecksumAlgorithm: types.ChecksumAlgorithmSha256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := Open(alice.ctx, rem, a.ID(), alice.opts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Unlock(alice.ctx, RecoveryUnlocker{Key: testKey}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Verify(alice.ctx, VerifyOptions{}); !errors.Is(err, ErrIntegrity) || !strings.Contains(err.Error(), "SHA-256 differs") {
+		t.Errorf("verify of a replaced segment: %v", err)
+	}
 }

@@ -115,3 +115,15 @@ func (s State) Labels() (map[ID]string, error) {
 }
 
 func commitKey(n uint64) string { return strconv.FormatUint(n, 10) }
+
+// Forget removes everything the device remembers of an archive (after a
+// shred).
+func (s State) Forget(id ID) error {
+	if s.Dir == "" {
+		return nil
+	}
+	if err := os.Remove(s.file(id)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("state: %w", err)
+	}
+	return nil
+}

@@ -37,6 +37,10 @@ type Info struct {
 	Name    string // full object name, relative to the store root
 	Size    int64
 	ModTime time.Time
+	// SHA256 is the full-object SHA-256 the store checked when the object
+	// was written and keeps with it (S3 with a SHA-256 checksum), set by
+	// Stat when the store can tell without reading the object; nil otherwise.
+	SHA256 []byte
 }
 
 // Store is the storage seam: the archive engine reads and writes objects only

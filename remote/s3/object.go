@@ -171,8 +171,9 @@ func (s *Store) Stat(ctx context.Context, name string) (remote.Info, error) {
 		return remote.Info{}, err
 	}
 	out, err := s.client.HeadObject(ctx, &awss3.HeadObjectInput{
-		Bucket: aws.String(s.bucket),
-		Key:    aws.String(s.Key(name)),
+		Bucket:       aws.String(s.bucket),
+		Key:          aws.String(s.Key(name)),
+		ChecksumMode: types.ChecksumModeEnabled,
 	})
 	if err != nil {
 		if notFound(err) {
@@ -183,7 +184,13 @@ func (s *Store) Stat(ctx context.Context, name string) (remote.Info, error) {
 		}
 		return remote.Info{}, s.fail(ctx, "stat", name, err)
 	}
-	return remote.Info{Name: name, Size: aws.ToInt64(out.ContentLength), ModTime: aws.ToTime(out.LastModified)}, nil
+	info := remote.Info{Name: name, Size: aws.ToInt64(out.ContentLength), ModTime: aws.ToTime(out.LastModified)}
+	// A multipart object's checksum is composite ("<base64>-<parts>"): not
+	// the SHA-256 of the object, so not reported.
+	if sum, err := base64.StdEncoding.DecodeString(aws.ToString(out.ChecksumSHA256)); err == nil && len(sum) == sha256.Size {
+		info.SHA256 = sum
+	}
+	return info, nil
 }
 
 // checkBucket checks once per Store that the bucket exists.
