@@ -115,15 +115,7 @@ func (a *Archive) addWrappers(ctx context.Context, b *builder, existing []wrappe
 	}
 	entries := append([]wrapperEntry{}, existing...)
 	for _, l := range lockers {
-		wid, err := newID(a.opts.Rand)
-		if err != nil {
-			return Ref{}, err
-		}
-		w := &Wrapper{ID: wid, Created: a.opts.Now().UTC(), Epoch: a.epoch()}
-		if err := l.Lock(ctx, a.id, w, a.key); err != nil {
-			return Ref{}, err
-		}
-		ref, err := b.hashedAs(ctx, areaKeys, seal.KindWrapper, wid, w)
+		w, ref, err := a.newWrapper(ctx, b, l)
 		if err != nil {
 			return Ref{}, err
 		}

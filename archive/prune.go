@@ -47,6 +47,24 @@ func (a *Archive) Prune(ctx context.Context, o PruneOptions) (PruneReport, error
 	if err != nil {
 		return PruneReport{}, err
 	}
+	// Commits set aside by pull are not in the chain but will be rebased:
+	// their objects stay.
+	pending, err := a.pendingRebases(ctx)
+	if err != nil {
+		return PruneReport{}, err
+	}
+	for _, n := range pending {
+		body, _, err := a.readSetAside(ctx, n)
+		if err != nil {
+			return PruneReport{}, err
+		}
+		_, set, err := a.readIntegrityList(ctx, body.IntegrityList, nil)
+		if err != nil {
+			return PruneReport{}, err
+		}
+		recs = append(recs, set...)
+		recs = append(recs, integrityRecord{Area: areaObjects, ID: body.IntegrityList.ID})
+	}
 	keep := map[string]bool{}
 	for _, r := range recs {
 		keep[a.paths.object(r.Area, r.ID)] = true

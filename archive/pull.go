@@ -71,6 +71,13 @@ func Pull(ctx context.Context, src, dst remote.Store, id ID, opts Options, t Tra
 	}
 	for _, n := range pending {
 		newN, err := l.rebase(ctx, n)
+		if errors.Is(err, ErrConflict) {
+			// Kept in rebased/ (prune keeps its objects); the pull itself
+			// succeeded. Every pull says it again until it is dealt with.
+			opts.Warn(fmt.Sprintf("%v; it stays set aside in %s", err, l.paths.rebased(n)))
+			rep.NotRebased = append(rep.NotRebased, n)
+			continue
+		}
 		if err != nil {
 			return rep, err
 		}

@@ -3,6 +3,7 @@ package archive
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"crypto/hmac"
 	"crypto/sha256"
 	"fmt"
@@ -171,28 +172,47 @@ func (a *Archive) rebase(ctx context.Context, old uint64) (uint64, error) {
 // setAsideCommit reads and checks a commit set aside by pull. It was signed
 // with the archive's signing key; a re-key on the remote since is refused.
 func (a *Archive) setAsideCommit(ctx context.Context, old uint64) (commitBody, error) {
+	body, b, err := a.readSetAside(ctx, old)
+	if err != nil {
+		return body, err
+	}
+	// The epoch first: a commit made before a re-key on the remote is
+	// signed by a key the chain has replaced, which is a conflict to
+	// resolve, not damage.
+	switch {
+	case body.N != old:
+		return body, integrityError(a.paths.rebased(old), "says it is commit %d", body.N)
+	case body.Epoch != a.epoch():
+		return body, rebaseError(old, "the archive was re-keyed on the remote since; export the same files again")
+	case body.Kind != KindExport:
+		return body, rebaseError(old, "it is a %s commit; only export commits can be rebased yet", body.Kind)
+	}
+	if _, err := decodeSigned(a.paths.rebased(old), b, seal.Expect{Kind: seal.KindCommit, ArchiveID: a.id[:], ObjectID: commitObjectID(old)}, a.signPub); err != nil {
+		return body, err
+	}
+	return body, nil
+}
+
+// readSetAside reads a set-aside commit's body without checking its
+// signature (prune uses it to keep the commit's objects; rebase checks it).
+func (a *Archive) readSetAside(ctx context.Context, old uint64) (commitBody, []byte, error) {
 	var body commitBody
 	name := a.paths.rebased(old)
 	b, err := readAll(ctx, a.st, name, maxCommitObject)
 	if err != nil {
-		return body, err
+		return body, nil, err
 	}
-	js, err := decodeSigned(name, b, seal.Expect{Kind: seal.KindCommit, ArchiveID: a.id[:], ObjectID: commitObjectID(old)}, a.signPub)
+	hl, err := splitPlain(name, b, seal.Expect{Kind: seal.KindCommit, ArchiveID: a.id[:], ObjectID: commitObjectID(old)})
 	if err != nil {
-		return body, err
+		return body, nil, err
 	}
-	if err := strictJSON(js, &body); err != nil {
-		return body, integrityError(name, "%v", err)
+	if len(b) < hl+ed25519.SignatureSize {
+		return body, nil, integrityError(name, "truncated")
 	}
-	switch {
-	case body.N != old:
-		return body, integrityError(name, "says it is commit %d", body.N)
-	case body.Kind != KindExport:
-		return body, rebaseError(old, "it is a %s commit; only export commits can be rebased yet", body.Kind)
-	case body.Epoch != a.epoch():
-		return body, rebaseError(old, "the archive was re-keyed on the remote since; export the same files again instead")
+	if err := strictJSON(b[hl:len(b)-ed25519.SignatureSize], &body); err != nil {
+		return body, nil, integrityError(name, "%v", err)
 	}
-	return body, nil
+	return body, b, nil
 }
 
 func (a *Archive) readVersionManifest(ctx context.Context, ref Ref, epoch uint32) (*versionManifest, error) {

@@ -36,10 +36,12 @@ type RekeyResult struct {
 // The key table's keyed source hashes are computed again under the new key.
 //
 // The old wrappers, wrapper set, key tables and version manifests are the
-// commit's tombstones (earlier remaps stay: the chain names them). They are deleted only after the commit is written
-// and the archive has been opened again from the store under the new key; a
-// failure there leaves the commit in place and is ErrConflict: rerunning
-// finishes it (FinishTombstones).
+// commit's tombstones (earlier remaps stay: the chain names them). They are
+// deleted only after the commit is written and the archive reads back from
+// the store under the new key: if it does not, nothing is deleted and the
+// error is ErrIntegrity. A failed deletion is ErrConflict; FinishTombstones
+// (which the CLI runs before any key operation) completes it, and the
+// re-key is not made twice.
 func (a *Archive) Rekey(ctx context.Context, lockers []Locker) (RekeyResult, error) {
 	return a.replaceKey(ctx, lockers, nil)
 }

@@ -42,6 +42,10 @@ type TransferReport struct {
 	Deleted  int      // tombstoned objects removed from the destination
 	Ahead    uint64   // the destination's head when it has commits the source lacks (nothing copied)
 	Rebased  []uint64 // pull: this device's commits rebased onto the remote head, by new number
+	// NotRebased lists set-aside commits that could not be rebased (kept in
+	// rebased/, with a warning): a re-key on the remote, or a kind that
+	// cannot be rebased yet.
+	NotRebased []uint64
 }
 
 // uploadAborter is implemented by stores that can leave multipart uploads

@@ -327,3 +327,44 @@ func TestBehindStore(t *testing.T) {
 		t.Errorf("a commit pushed to the store vanished: %v", err)
 	}
 }
+
+// A commit set aside by pull that cannot be rebased (the remote was re-keyed
+// meanwhile) stays set aside with a warning, the pull itself succeeds, and
+// prune keeps its objects.
+func TestPullKeepsCommitItCannotRebase(t *testing.T) {
+	alice, bob := newDevice(t), newDevice(t)
+	rem := newRemote(t)
+	a := alice.create("chats")
+	alice.pushOK(a.ID(), rem)
+	bob.pullOK(a.ID(), rem)
+	b := bob.open(a.ID())
+	if _, err := b.Rekey(bob.ctx, []Locker{RecoveryLocker{Key: testKey}}); err != nil {
+		t.Fatal(err)
+	}
+	bob.pushOK(a.ID(), rem)
+	alice.export(alice.open(a.ID()), msg("c", "1", "2020-01-01T00:00:00Z", "mine"), ExportOptions{})
+	var warned []string
+	o := alice.opts()
+	o.Warn = func(s string) { warned = append(warned, s) }
+	rep, err := Pull(alice.ctx, rem, alice.st, a.ID(), o, TransferOptions{}, func(ctx context.Context, x *Archive) error {
+		return x.Unlock(ctx, RecoveryUnlocker{Key: testKey})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.NotRebased) != 1 || !strings.Contains(strings.Join(warned, "\n"), "re-keyed") {
+		t.Fatalf("pull over a remote re-key: %+v, warnings %q", rep, warned)
+	}
+	l := alice.open(a.ID())
+	if _, err := l.Prune(alice.ctx, PruneOptions{Grace: -0}); err != nil {
+		t.Fatal(err)
+	}
+	pending, _ := l.pendingRebases(alice.ctx)
+	body, _, err := l.readSetAside(alice.ctx, pending[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := l.readIntegrityList(alice.ctx, body.IntegrityList, nil); err != nil {
+		t.Errorf("prune removed the set-aside commit's objects: %v", err)
+	}
+}
