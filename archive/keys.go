@@ -95,7 +95,7 @@ func (a *Archive) ChangeWrappers(ctx context.Context, ch WrapperChange) (KeysRes
 	}
 	tombs := []tombstone{{Area: "keys", ID: a.commits[len(a.commits)-1].body.WrapperSet.ID}}
 	for _, w := range res.Removed {
-		tombs = append(tombs, tombstone{Area: "keys", ID: w.ID})
+		tombs = append(tombs, wrapperTombstone(w))
 	}
 	if err := a.commitEmpty(ctx, b, KindKeys, setRef, tombs); err != nil {
 		return res, err

@@ -83,9 +83,25 @@ type commitBody struct {
 }
 
 // tombstone names an object a commit makes obsolete (deleted, or to delete).
+// For a wrapper it also says what KEK it was under — never the wrapped key —
+// so that a later shred can grade itself by every KEK that ever wrapped an
+// archive key of the archive.
 type tombstone struct {
-	Area string `json:"area"` // objects | keys
-	ID   ID     `json:"id"`
+	Area    string         `json:"area"` // objects | keys
+	ID      ID             `json:"id"`
+	Wrapper *formerWrapper `json:"wrapper,omitempty"`
+}
+
+// formerWrapper describes a removed wrapper's KEK.
+type formerWrapper struct {
+	Type      string `json:"type"`
+	KeyID     string `json:"key_id,omitempty"`    // KMS key ARN, Vault mount/key
+	Recipient string `json:"recipient,omitempty"` // age
+	Dedicated bool   `json:"dedicated,omitempty"`
+}
+
+func wrapperTombstone(w *Wrapper) tombstone {
+	return tombstone{Area: "keys", ID: w.ID, Wrapper: &formerWrapper{Type: w.Type, KeyID: w.KeyID, Recipient: w.Recipient, Dedicated: w.Dedicated}}
 }
 
 func (t tombstone) area() area {

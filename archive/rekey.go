@@ -73,7 +73,7 @@ func (a *Archive) replaceKey(ctx context.Context, lockers []Locker, drop *ID) (R
 	if err := a.loadVersions(ctx); err != nil {
 		return res, err
 	}
-	set, err := a.wrapperSet(ctx)
+	current, err := a.Wrappers(ctx)
 	if err != nil {
 		return res, err
 	}
@@ -146,8 +146,8 @@ func (a *Archive) replaceKey(ctx context.Context, lockers []Locker, drop *ID) (R
 		return res, err
 	}
 	tombs := append([]tombstone{{Area: "keys", ID: head.WrapperSet.ID}}, dropped...)
-	for _, e := range set.Wrappers {
-		tombs = append(tombs, tombstone{Area: "keys", ID: e.ID})
+	for _, w := range current {
+		tombs = append(tombs, wrapperTombstone(w))
 	}
 	seen := map[ID]bool{}
 	for _, c := range a.commits {

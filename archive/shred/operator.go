@@ -82,3 +82,15 @@ func LocalOperator(note string) Operator {
 	host, _ := os.Hostname()
 	return Operator{IdentitySource: IdentityLocal, User: name, Host: host, Note: note}
 }
+
+// String names the operator in one word: the AWS caller ARN, else
+// user@host (or the user alone).
+func (o Operator) String() string {
+	switch {
+	case o.ARN != "":
+		return o.ARN
+	case o.Host != "":
+		return o.User + "@" + o.Host
+	}
+	return o.User
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path"
 	"sort"
 	"strings"
 	"sync"
@@ -301,50 +300,29 @@ func mergeWrappers(ws, add []Wrapper) []Wrapper {
 }
 
 // history lists the wrappers commits 2..upTo removed (keys remove, rotate,
-// re-keys, earlier conversation shreds). Their envelopes are deleted, so
-// their KEKs cannot be named: each counts as a KEK that may survive. A
-// commit's key-material tombstones are its predecessor's wrapper set, key
-// tables and wrappers; key tables are known by name, and the wrapper set is
-// the first key-material tombstone of every commit that changes wrappers.
+// re-keys, earlier conversation shreds), described by their tombstones: each
+// KEK is graded like a head wrapper's. A tombstone that does not describe its
+// wrapper (archives written before tombstones did) counts as a KEK that may
+// survive.
 func history(ctx context.Context, a *archive.Archive, upTo uint64) ([]Wrapper, error) {
 	commits, err := a.Commits(ctx)
 	if err != nil {
 		return nil, err
 	}
-	keyTables := map[string]bool{}
-	for m := uint64(1); m <= a.Head(); m++ {
-		keyTables[a.KeyTableName(m)] = true
-	}
-	// Prefer the engine's own names of wrapper sets when it offers them.
-	type wrapperSetNamer interface{ WrapperSetName(n uint64) string }
-	wsn, exact := any(a).(wrapperSetNamer)
-	sets := map[string]bool{}
-	if exact {
-		for m := uint64(1); m <= a.Head(); m++ {
-			sets[wsn.WrapperSetName(m)] = true
-		}
-	}
 	var out []Wrapper
-	seen := map[string]bool{}
-	for n := uint64(2); n <= upTo && n <= a.Head(); n++ {
-		first := true
-		for _, name := range a.Tombstoned(n) {
-			if !strings.HasPrefix(name, a.KeysPrefix()) || keyTables[name] {
-				continue
-			}
-			if exact && sets[name] || !exact && first {
-				first = false
-				continue
-			}
-			if seen[name] {
-				continue
-			}
-			seen[name] = true
+	for _, f := range a.FormerWrappers(upTo) {
+		kind := commits[f.RemovedBy-1].Kind
+		if f.Type == "" {
 			out = append(out, Wrapper{
-				ID: path.Base(name), Type: "unknown", KEK: "unknown", Source: "history", RemovedBy: n, KEKStatus: KEKUnknown,
-				Reason: fmt.Sprintf("removed by commit %d (%s) before the shred: its envelope is deleted, so its KEK can be neither named nor checked; it may survive, and so may copies of the wrapper", n, commits[n-1].Kind),
+				ID: f.ID.String(), Type: "unknown", KEK: "unknown", Source: "history", RemovedBy: f.RemovedBy, KEKStatus: KEKUnknown,
+				Reason: fmt.Sprintf("removed by commit %d (%s), whose tombstone does not name its KEK; it may survive, and so may copies of the wrapper", f.RemovedBy, kind),
 			})
+			continue
 		}
+		d := describeWrapper(&archive.Wrapper{ID: f.ID, Type: f.Type, KeyID: f.KeyID, Recipient: f.Recipient, Dedicated: f.Dedicated})
+		d.Source, d.RemovedBy = "history", f.RemovedBy
+		d.Reason = fmt.Sprintf("removed by commit %d (%s); %s", f.RemovedBy, kind, d.Reason)
+		out = append(out, d)
 	}
 	return out, nil
 }
@@ -359,11 +337,12 @@ type run struct {
 	mu       sync.Mutex
 	firstErr error
 	retained map[string]bool // store \x00 name \x00 version
+	planned  map[string]bool // the same, in a dry run
 	journal  error           // the last journal write's failure
 }
 
 func newRun(r *Report, stores []remote.Store, o Options, id archive.ID) *run {
-	x := &run{r: r, o: o, id: id, retained: map[string]bool{}}
+	x := &run{r: r, o: o, id: id, retained: map[string]bool{}, planned: map[string]bool{}}
 	seen := map[string]bool{}
 	for _, st := range stores {
 		if st == nil || seen[st.String()] {
@@ -385,8 +364,8 @@ func (x *run) storeReport(st remote.Store) *StoreReport {
 	return &x.r.Stores[len(x.r.Stores)-1]
 }
 
-// remain records something not done. The caller may hold x.mu or not: it
-// must say so.
+// remain records something not done. Steps run one at a time; only the
+// goroutines of deleteAll run at once, and they call it holding x.mu.
 func (x *run) remain(m Remaining) {
 	x.r.Remaining = append(x.r.Remaining, m)
 }
@@ -441,7 +420,7 @@ func (x *run) archive(ctx context.Context) (*Report, error) {
 	// 1. keys, in every store.
 	keysDone := map[string]bool{}
 	for _, st := range x.stores {
-		keysDone[st.String()] = x.clean(ctx, st, x.r.KeysPrefix, StepKeys, nil)
+		keysDone[st.String()] = x.abortUploads(ctx, st, x.r.KeysPrefix, StepKeys) && x.clean(ctx, st, x.r.KeysPrefix, StepKeys, nil)
 	}
 	x.saveJournal()
 	// 2. KMS keys.
@@ -453,15 +432,9 @@ func (x *run) archive(ctx context.Context) (*Report, error) {
 			x.remain(Remaining{Store: st.String(), Name: x.r.Prefix, Step: StepData, Error: "not started: the keys step of this store did not finish"})
 			continue
 		}
-		if ab, ok := st.(uploadAborter); ok && !x.o.DryRun {
-			n, err := ab.AbortUploads(ctx, x.r.Prefix, nil)
-			x.storeReport(st).UploadsAborted += n
-			if err != nil {
-				x.fail(err)
-				x.remain(Remaining{Store: st.String(), Name: x.r.Prefix, Step: StepData, Error: "aborting multipart uploads: " + oneLine(err)})
-			}
+		if x.abortUploads(ctx, st, x.r.Prefix, StepData) {
+			x.clean(ctx, st, x.r.Prefix, StepData, nil)
 		}
-		x.clean(ctx, st, x.r.Prefix, StepData, nil)
 	}
 	// 4. the device state.
 	if !x.o.DryRun && len(x.r.Remaining) == 0 {
@@ -473,6 +446,23 @@ func (x *run) archive(ctx context.Context) (*Report, error) {
 		}
 	}
 	return x.done()
+}
+
+// abortUploads aborts the multipart uploads in progress under prefix (an S3
+// store's uploads hold parts of objects that are not visible yet).
+func (x *run) abortUploads(ctx context.Context, st remote.Store, prefix, step string) bool {
+	ab, ok := st.(uploadAborter)
+	if !ok || x.o.DryRun {
+		return true
+	}
+	n, err := ab.AbortUploads(ctx, prefix, nil)
+	x.storeReport(st).UploadsAborted += n
+	if err != nil {
+		x.fail(err)
+		x.remain(Remaining{Store: st.String(), Name: prefix, Step: step, Error: "aborting multipart uploads: " + oneLine(err)})
+		return false
+	}
+	return true
 }
 
 // conversation applies a conversation shred's tombstones in every store.
@@ -503,9 +493,14 @@ func (x *run) conversation(ctx context.Context) (*Report, error) {
 // done finishes the report and returns it, with ErrIncomplete when something
 // is left.
 func (x *run) done() (*Report, error) {
+	if x.journal != nil {
+		x.r.Notes = append(x.r.Notes, "the journal could not be written: "+oneLine(x.journal))
+	}
 	x.finishReport(true)
 	if x.o.Journal != "" && !x.o.DryRun {
-		x.r.WriteFile(x.o.Journal)
+		if err := x.r.WriteFile(x.o.Journal); err != nil {
+			x.r.Notes = append(x.r.Notes, "the journal could not be written: "+oneLine(err))
+		}
 	}
 	if x.r.Complete || x.r.DryRun {
 		return x.r, nil
@@ -521,9 +516,22 @@ func (x *run) done() (*Report, error) {
 func (x *run) finishReport(final bool) {
 	x.r.Complete = !x.r.DryRun && len(x.r.Remaining) == 0 && final
 	x.r.Finished = x.o.Now().UTC()
+	rank := func(o Object) int {
+		if o.Step == StepKeys {
+			return 0
+		}
+		return 1
+	}
 	for i := range x.r.Stores {
 		s := &x.r.Stores[i]
-		sort.SliceStable(s.Deleted, func(a, b int) bool { return s.Deleted[a].Step == StepKeys && s.Deleted[b].Step != StepKeys })
+		// Key material first, then by name; the versions of one name stay
+		// in the order they were deleted.
+		sort.SliceStable(s.Deleted, func(a, b int) bool {
+			if ra, rb := rank(s.Deleted[a]), rank(s.Deleted[b]); ra != rb {
+				return ra < rb
+			}
+			return s.Deleted[a].Name < s.Deleted[b].Name
+		})
 	}
 	x.r.grade()
 	x.r.normalize()
@@ -531,84 +539,127 @@ func (x *run) finishReport(final bool) {
 
 // clean deletes every version under prefix in st (only the names in only,
 // when given), recording each deletion, each retained version and what is
-// left. It reports whether nothing but retained versions is left.
+// left. It reports whether nothing but retained versions is left. It lists
+// again after deleting, up to three times, until nothing is left: a server
+// may bring an older version back to light while versions are deleted
+// (versitygw does when the latest version goes).
 func (x *run) clean(ctx context.Context, st remote.Store, prefix, step string, only map[string]bool) bool {
 	if only != nil && len(only) == 0 {
 		return true
 	}
-	items, err := listItems(ctx, st, prefix)
-	if err != nil {
-		x.fail(err)
-		x.remain(Remaining{Store: st.String(), Name: prefix, Step: step, Error: "listing: " + oneLine(err)})
-		return false
-	}
-	var todo []item
-	for _, it := range items {
-		if only != nil && !only[it.Name] {
-			continue
-		}
-		if x.retained[st.String()+"\x00"+it.key()] {
-			continue
-		}
-		todo = append(todo, it)
-	}
-	if step == StepData {
-		commitsFirst(todo, x.r.Prefix)
-	}
 	sr := x.storeReport(st)
-	if x.o.DryRun {
-		for _, it := range todo {
-			sr.Planned = append(sr.Planned, Object{Name: it.Name, VersionID: it.VersionID, DeleteMarker: it.Marker, Step: step})
+	for pass := 0; ; pass++ {
+		items, err := listItems(ctx, st, prefix)
+		if err != nil {
+			x.fail(err)
+			x.remain(Remaining{Store: st.String(), Name: prefix, Step: step, Error: "listing: " + oneLine(err)})
+			return false
 		}
-		return true
+		var todo []item
+		for _, it := range items {
+			if only != nil && !only[it.Name] {
+				continue
+			}
+			if x.retained[st.String()+"\x00"+it.key()] {
+				continue
+			}
+			if x.o.DryRun && x.planned[st.String()+"\x00"+it.key()] {
+				continue
+			}
+			todo = append(todo, it)
+		}
+		if step == StepData {
+			commitsFirst(todo, x.r.Prefix)
+		}
+		if x.o.DryRun {
+			for _, it := range todo {
+				x.planned[st.String()+"\x00"+it.key()] = true
+				sr.Planned = append(sr.Planned, Object{Name: it.Name, VersionID: it.VersionID, DeleteMarker: it.Marker, Step: step})
+			}
+			return true
+		}
+		if len(todo) == 0 {
+			return true
+		}
+		if pass == 3 {
+			for _, it := range todo {
+				x.remain(Remaining{Store: st.String(), Name: it.Name, VersionID: it.VersionID, Step: step, Error: "still listed after deleting it three times"})
+			}
+			x.fail(fmt.Errorf("%s: versions under %s keep coming back after deletion", st, prefix))
+			return false
+		}
+		if !x.deleteAll(ctx, st, sr, todo, step) {
+			return false
+		}
 	}
-	return x.deleteAll(ctx, st, sr, todo, step)
 }
 
-// deleteAll deletes items, o.Jobs at a time. After the first failure that is
-// not Object Lock, it starts no more deletes in this store: the rest is left
-// for a rerun.
+// deleteAll deletes items, o.Jobs names at a time; the versions of one name
+// one after the other, in the order listed (newest first). After the first
+// failure that is not Object Lock, it starts no more deletes in this store:
+// the rest is left for a rerun.
 func (x *run) deleteAll(ctx context.Context, st remote.Store, sr *StoreReport, todo []item, step string) bool {
+	var groups [][]item
+	for i, it := range todo {
+		if i > 0 && it.Name == todo[i-1].Name {
+			groups[len(groups)-1] = append(groups[len(groups)-1], it)
+		} else {
+			groups = append(groups, []item{it})
+		}
+	}
 	var (
 		wg      sync.WaitGroup
 		sem     = make(chan struct{}, x.o.Jobs)
 		stopped bool
 		ok      = true
 	)
-	for _, it := range todo {
+	stop := func() bool {
 		x.mu.Lock()
-		stop := stopped
-		x.mu.Unlock()
-		if stop {
-			x.mu.Lock()
-			x.remain(Remaining{Store: st.String(), Name: it.Name, VersionID: it.VersionID, Step: step, Error: "not attempted after an earlier failure in this store"})
-			x.mu.Unlock()
+		defer x.mu.Unlock()
+		return stopped
+	}
+	notAttempted := func(it item) {
+		x.mu.Lock()
+		defer x.mu.Unlock()
+		x.remain(Remaining{Store: st.String(), Name: it.Name, VersionID: it.VersionID, Step: step, Error: "not attempted after an earlier failure in this store"})
+	}
+	for _, g := range groups {
+		if stop() {
+			for _, it := range g {
+				notAttempted(it)
+			}
 			continue
 		}
 		sem <- struct{}{}
 		wg.Add(1)
-		go func(it item) {
+		go func(g []item) {
 			defer func() { <-sem; wg.Done() }()
-			err := deleteItem(ctx, st, it)
-			var kept *Retained
-			if errors.Is(err, s3.ErrRetained) {
-				r := retention(ctx, st, it)
-				kept = &r
+			for _, it := range g {
+				if stop() {
+					notAttempted(it)
+					continue
+				}
+				err := deleteItem(ctx, st, it)
+				var kept *Retained
+				if errors.Is(err, s3.ErrRetained) {
+					r := retention(ctx, st, it)
+					kept = &r
+				}
+				x.mu.Lock()
+				switch {
+				case err == nil:
+					sr.Deleted = append(sr.Deleted, Object{Name: it.Name, VersionID: it.VersionID, DeleteMarker: it.Marker, Step: step})
+				case kept != nil:
+					x.retained[st.String()+"\x00"+it.key()] = true
+					x.r.Retained = append(x.r.Retained, *kept)
+				default:
+					ok, stopped = false, true
+					x.fail(err)
+					x.remain(Remaining{Store: st.String(), Name: it.Name, VersionID: it.VersionID, Step: step, Error: oneLine(err)})
+				}
+				x.mu.Unlock()
 			}
-			x.mu.Lock()
-			defer x.mu.Unlock()
-			switch {
-			case err == nil:
-				sr.Deleted = append(sr.Deleted, Object{Name: it.Name, VersionID: it.VersionID, DeleteMarker: it.Marker, Step: step})
-			case kept != nil:
-				x.retained[st.String()+"\x00"+it.key()] = true
-				x.r.Retained = append(x.r.Retained, *kept)
-			default:
-				ok, stopped = false, true
-				x.fail(err)
-				x.remain(Remaining{Store: st.String(), Name: it.Name, VersionID: it.VersionID, Step: step, Error: oneLine(err)})
-			}
-		}(it)
+		}(g)
 	}
 	wg.Wait()
 	return ok
