@@ -12,6 +12,7 @@ import (
 
 	"github.com/chatvault/chatvault/archive"
 	"github.com/chatvault/chatvault/archive/canon"
+	"github.com/chatvault/chatvault/kms/awskms"
 	"github.com/chatvault/chatvault/kms/recovery"
 	"github.com/chatvault/chatvault/kms/secret"
 	"github.com/chatvault/chatvault/remote"
@@ -45,6 +46,14 @@ func TestExitCode(t *testing.T) {
 		{"missing secret file", ctx, secretFileError(&fs.PathError{Op: "open", Path: "p", Err: fs.ErrNotExist}), true, 2, ""},
 		{"not found", ctx, withHint(fmt.Errorf("x: %w", archive.ErrNotFound), "run ls"), true, 1, "run ls"},
 		{"canceled", ctx, fmt.Errorf("x: %w", context.Canceled), true, 130, ""},
+		{"kms unreachable", ctx, fmt.Errorf("archive x: %w", &awskms.Error{Op: "decrypt with", Key: "arn", Class: awskms.ErrUnreachable}), true, 5, "check the network and the KMS endpoint"},
+		{"kms unreachable, other keys refused", ctx, fmt.Errorf("%w (and: %w)", &awskms.Error{Class: awskms.ErrUnreachable}, archive.ErrWrongKey), true, 5, "KMS endpoint"},
+		{"kms disabled", ctx, fmt.Errorf("%w: %w", archive.ErrWrongKey, &awskms.Error{Op: "decrypt with", Key: "arn", Class: awskms.ErrDisabled}), true, 4, "the AWS KMS key named above refused"},
+		{"kms denied", ctx, fmt.Errorf("%w: %w", archive.ErrWrongKey, &awskms.Error{Class: awskms.ErrDenied}), true, 4, "the AWS KMS key named above refused"},
+		{"kms pending deletion", ctx, &awskms.Error{Class: awskms.ErrInvalidState}, true, 4, "the AWS KMS key named above refused"},
+		{"kms key not found", ctx, &awskms.Error{Class: awskms.ErrNotFound}, true, 4, "the AWS KMS key named above refused"},
+		{"kms wrong context", ctx, fmt.Errorf("%w: %w", archive.ErrWrongKey, &awskms.Error{Class: awskms.ErrWrongContext}), true, 4, "encryption context"},
+		{"deletion after commit failed", ctx, fmt.Errorf("%w: commit 3 is written but deleting x failed (%w)", archive.ErrConflict, remote.ErrUnavailable), true, 6, "run the command again"},
 		{"interrupted", canceled, errors.New("some error"), true, 130, ""},
 	}
 	for _, tt := range tests {
@@ -138,12 +147,13 @@ func TestFormatTextLine(t *testing.T) {
 }
 
 func TestIsSecretFlag(t *testing.T) {
-	for _, name := range []string{"passphrase", "passphrase-file", "passphrase_command", "PASSPHRASE", "recovery-key", "recovery_key_file", "yes"} {
+	for _, name := range []string{"passphrase", "passphrase-file", "passphrase_command", "PASSPHRASE", "recovery-key", "recovery_key_file", "yes",
+		"new-passphrase-file", "new_passphrase_command", "unlock-recovery-key-file"} {
 		if !isSecretFlag(name) {
 			t.Errorf("isSecretFlag(%q) = false", name)
 		}
 	}
-	for _, name := range []string{"repo", "state-dir", "json", "format", "yesterday"} {
+	for _, name := range []string{"repo", "state-dir", "json", "format", "yesterday", "identity", "kms-endpoint", "kms", "recipient"} {
 		if isSecretFlag(name) {
 			t.Errorf("isSecretFlag(%q) = true", name)
 		}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/chatvault/chatvault/archive"
 	"github.com/chatvault/chatvault/archive/canon"
+	"github.com/chatvault/chatvault/kms/awskms"
 	"github.com/chatvault/chatvault/kms/secret"
 	"github.com/chatvault/chatvault/remote"
 )
@@ -34,9 +35,9 @@ var exitTable = []struct {
 	{exitError, "error (a malformed input file, an unknown archive, a file restore will not overwrite)"},
 	{exitUsage, "usage (bad flags or arguments, an ambiguous ARCHIVE or conversation, no passphrase in an unattended run, a config file holding a secret)"},
 	{exitIntegrity, "integrity failure (tampered, truncated, missing, forked or rolled-back data)"},
-	{exitKey, "key failure (the passphrase or recovery key does not open the archive)"},
-	{exitUnavailable, "a store is unreachable"},
-	{exitConflict, "conflict (another writer committed first, or a lease is held): run again"},
+	{exitKey, "key failure (the passphrase or recovery key does not open the archive; KMS refused the key: access denied, disabled, pending deletion, not found or wrong encryption context)"},
+	{exitUnavailable, "a store or AWS KMS is unreachable"},
+	{exitConflict, "conflict or not complete (another writer committed first, a lease is held, rotate --all had failures or was interrupted, a key change's deletions failed after its commit): run again"},
 	{exitInterrupted, "interrupted"},
 }
 
@@ -108,12 +109,17 @@ func classify(ctx context.Context, err error) int {
 		return exitInterrupted
 	case errors.Is(err, archive.ErrIntegrity):
 		return exitIntegrity
-	case errors.Is(err, archive.ErrWrongKey):
+	case errors.Is(err, awskms.ErrUnreachable):
+		// Before key failures: a KMS that could not be asked refused nothing.
+		return exitUnavailable
+	case errors.Is(err, archive.ErrWrongKey), kmsRefusal(err):
 		return exitKey
+	case errors.Is(err, archive.ErrConflict):
+		// Before unavailable: a commit written whose deletions then failed
+		// (the store went away) is finished by running the command again.
+		return exitConflict
 	case errors.Is(err, remote.ErrUnavailable):
 		return exitUnavailable
-	case errors.Is(err, archive.ErrConflict):
-		return exitConflict
 	case errors.Is(err, archive.ErrAmbiguous), errors.Is(err, secret.ErrNoSecret), errors.Is(err, secret.ErrEmpty):
 		return exitUsage
 	}
@@ -122,8 +128,14 @@ func classify(ctx context.Context, err error) int {
 
 func defaultHint(err error, code int) string {
 	switch {
+	case code == exitKey && errors.Is(err, awskms.ErrWrongContext):
+		return "the KMS wrapper does not open with its key and this archive's encryption context (a wrapper of another archive, or damaged); open the archive with another of its keys"
+	case code == exitKey && kmsRefusal(err):
+		return "the AWS KMS key named above refused: check that it exists, is enabled and not pending deletion, and that your AWS identity may use it (kms:Decrypt, kms:Encrypt, kms:ReEncrypt*); another wrapper of the archive (a passphrase, --recovery-key-file, a device key) may still open it"
 	case code == exitKey:
 		return "check the passphrase, or use --recovery-key-file"
+	case code == exitUnavailable && errors.Is(err, awskms.ErrUnreachable):
+		return "check the network and the KMS endpoint (--kms-endpoint, AWS_ENDPOINT_URL_KMS, AWS_REGION), then run the command again"
 	case code == exitConflict:
 		return "another writer changed the archive or is still at work; run the command again (a lease left by a killed run expires after 10 minutes)"
 	case errors.Is(err, canon.ErrMalformed), errors.Is(err, canon.ErrLineTooLong):

@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
-	"os"
 	"strings"
 	"time"
 
@@ -12,6 +10,7 @@ import (
 
 	"github.com/chatvault/chatvault/archive"
 	"github.com/chatvault/chatvault/crypto/seal"
+	"github.com/chatvault/chatvault/kms/awskms"
 	"github.com/chatvault/chatvault/kms/recovery"
 )
 
@@ -22,6 +21,9 @@ type initOptions struct {
 	Passphrase        bool
 	RecoveryKey       bool
 	RecoveryKeyFile   string
+	KMS               string
+	KMSCreate         bool
+	Recipients        []string
 	Cipher            string
 	PassphraseFile    string
 	PassphraseCommand string
@@ -34,8 +36,21 @@ func newInitCmd(a *app, runF func(context.Context, *initOptions) error) *cobra.C
 		Short: "Create a new archive",
 		Long: `Create a new archive in the store and print its id and fingerprint.
 
-The archive key is wrapped by a passphrase (the default when no other wrapper is
-chosen; asked twice at a prompt) and/or a new recovery key (--recovery-key).
+The archive key is wrapped by each key chosen (any one of them opens the
+archive):
+  --kms KEY          an AWS KMS key (key id, ARN or alias; the wrapper records its ARN)
+  --kms-create       a new KMS key (and alias alias/chatvault-<archive id>) made for
+                     this archive only and recorded as dedicated: destroying it
+                     shreds the archive
+  --recipient AGE    a device key (an age recipient age1…, see ` + "`chatvault device init`" + `);
+                     may be repeated
+  --passphrase       a passphrase (asked twice at a prompt, or --passphrase-file,
+                     --passphrase-command, CHATVAULT_PASSPHRASE); the default when no
+                     other key is chosen
+  --recovery-key     a new recovery key
+An init with only KMS or device keys asks for no passphrase. More keys can be
+added later with ` + "`chatvault keys add`" + ` (at most 16).
+
 A new recovery key is printed as a recovery sheet on the terminal, or written to
 --recovery-key-file (created with mode 0600; an existing file is never
 overwritten); it is never printed to a redirected stdout or with --json.`,
@@ -53,6 +68,9 @@ overwritten); it is never printed to a redirected stdout or with --json.`,
 	f.BoolVar(&opts.Passphrase, "passphrase", false, "wrap the archive key with a passphrase (default when no other wrapper is chosen)")
 	f.BoolVar(&opts.RecoveryKey, "recovery-key", false, "wrap the archive key with a new recovery key")
 	f.StringVar(&opts.RecoveryKeyFile, "recovery-key-file", "", "write the new recovery key's sheet to `FILE` (implies --recovery-key)")
+	f.StringVar(&opts.KMS, "kms", "", "wrap the archive key with the AWS KMS key `KEY` (key id, ARN or alias)")
+	f.BoolVar(&opts.KMSCreate, "kms-create", false, "create a KMS key dedicated to this archive and wrap the archive key with it")
+	f.StringArrayVar(&opts.Recipients, "recipient", nil, "wrap the archive key for the device key `AGE_RECIPIENT` (age1…)")
 	f.StringVar(&opts.Cipher, "cipher", "auto", "cipher suite: auto, aes-256-gcm or chacha20-poly1305")
 	f.StringVar(&opts.PassphraseFile, "passphrase-file", "", "read the new passphrase from `FILE`")
 	f.StringVar(&opts.PassphraseCommand, "passphrase-command", "", "read the new passphrase from the output of `COMMAND` (run with sh -c)")
@@ -66,6 +84,10 @@ type initRecord struct {
 	Fingerprint string   `json:"fingerprint"`
 	Cipher      string   `json:"cipher"`
 	Wrappers    []string `json:"wrappers"`
+	KMSKey      string   `json:"kms_key,omitempty"`
+	KMSAlias    string   `json:"kms_alias,omitempty"`
+	Dedicated   bool     `json:"dedicated,omitempty"`
+	Recipients  []string `json:"recipients,omitempty"`
 	RecoveryKey string   `json:"recovery_key_file,omitempty"`
 }
 
@@ -83,33 +105,24 @@ func runInit(ctx context.Context, opts *initOptions) error {
 		}
 		suite = s
 	}
+	if opts.KMS != "" && opts.KMSCreate {
+		return usageErrorf("--kms and --kms-create exclude each other")
+	}
+	if err := checkRecipients(opts.Recipients); err != nil {
+		return err
+	}
+	withKMS := opts.KMS != "" || opts.KMSCreate
 	withRecovery := opts.RecoveryKey || opts.RecoveryKeyFile != ""
-	withPassphrase := opts.Passphrase || !withRecovery
+	withPassphrase := opts.Passphrase || (!withRecovery && !withKMS && len(opts.Recipients) == 0)
 
 	// Decide where a new recovery key goes before anything is created.
-	var sheetOut io.Writer
-	var sheetFile *os.File
+	var sheet *recoverySheet
 	if withRecovery {
-		switch {
-		case opts.RecoveryKeyFile != "":
-			f, err := os.OpenFile(opts.RecoveryKeyFile, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-			if err != nil {
-				return fmt.Errorf("recovery key file: %w", err)
-			}
-			sheetFile, sheetOut = f, f
-			defer func() {
-				if sheetFile != nil { // not completed: remove what we created
-					sheetFile.Close()
-					os.Remove(opts.RecoveryKeyFile)
-				}
-			}()
-		case a.stdoutTTY && !a.json:
-			sheetOut = a.out
-		case a.stderrTTY:
-			sheetOut = a.errOut
-		default:
-			return usageErrorf("a new recovery key is shown only on a terminal or written to --recovery-key-file, and there is no terminal: use --recovery-key-file FILE")
+		var err error
+		if sheet, err = a.newRecoverySheet(opts.RecoveryKeyFile); err != nil {
+			return err
 		}
+		defer sheet.discard()
 	}
 
 	st, err := a.openStore(ctx, a.repo, storeCreate)
@@ -117,7 +130,22 @@ func runInit(ctx context.Context, opts *initOptions) error {
 		return err
 	}
 	var lockers []archive.Locker
-	var wrappers []string
+	var dedicated *dedicatedKMSLocker
+	if withKMS {
+		c, err := a.kms(ctx)
+		if err != nil {
+			return err
+		}
+		if opts.KMSCreate {
+			dedicated = &dedicatedKMSLocker{KMS: c}
+			lockers = append(lockers, dedicated)
+		} else {
+			lockers = append(lockers, archive.KMSLocker{KMS: c, KeyID: opts.KMS})
+		}
+	}
+	for _, r := range opts.Recipients {
+		lockers = append(lockers, a.ageLocker(r))
+	}
 	if withPassphrase {
 		p, err := a.secretSource(keyFlags{passphraseFile: opts.PassphraseFile, passphraseCommand: opts.PassphraseCommand}, false).
 			Passphrase(ctx, fmt.Sprintf("new passphrase for archive %q", label), true)
@@ -126,7 +154,6 @@ func runInit(ctx context.Context, opts *initOptions) error {
 		}
 		defer clear(p)
 		lockers = append(lockers, archive.PassphraseLocker{Passphrase: p})
-		wrappers = append(wrappers, archive.WrapperPassphrase)
 	}
 	var rkey recovery.Key
 	if withRecovery {
@@ -136,44 +163,64 @@ func runInit(ctx context.Context, opts *initOptions) error {
 		}
 		defer clear(rkey[:])
 		lockers = append(lockers, archive.RecoveryLocker{Key: rkey})
-		wrappers = append(wrappers, archive.WrapperRecovery)
 	}
 
 	ar, err := archive.Create(ctx, st, archive.CreateOptions{Label: label, Suite: suite, Lockers: lockers}, a.archiveOptions(""))
 	if err != nil {
+		if dedicated != nil && dedicated.created.ARN != "" {
+			// The archive was not created: its dedicated key serves nothing.
+			if date, derr := dedicated.KMS.Destroy(context.WithoutCancel(ctx), dedicated.created.ARN, awskms.MinPendingDays); derr != nil {
+				a.warn(fmt.Sprintf("the KMS key %s made for the archive could not be scheduled for deletion: %v", dedicated.created.ARN, derr))
+			} else {
+				a.warn(fmt.Sprintf("the KMS key %s made for the archive was disabled and is scheduled for deletion on %s", dedicated.created.ARN, date.Format(time.DateOnly)))
+			}
+		}
 		return err
 	}
 	id, fp := ar.ID().String(), ar.Fingerprint()
+	ws, err := ar.Wrappers(ctx)
+	if err != nil {
+		return err
+	}
 
 	if withRecovery {
-		sheet := recovery.Sheet(rkey, id, fp, label, time.Now())
-		_, err := io.WriteString(sheetOut, sheet)
-		if sheetFile != nil {
-			if err == nil {
-				err = sheetFile.Sync()
-			}
-			if cerr := sheetFile.Close(); err == nil {
-				err = cerr
-			}
-			if err == nil {
-				sheetFile = nil // keep it
-			}
-		}
-		if err != nil {
+		if err := sheet.write(rkey, id, fp, label); err != nil {
 			return withHint(fmt.Errorf("archive %s was created, but its recovery key could not be saved: %w", id, err),
 				"the recovery key is lost; create a new archive if you need one")
 		}
 	}
 
+	rec := initRecord{Type: "archive", ID: id, Label: label, Fingerprint: fp, Cipher: ar.Suite(), RecoveryKey: opts.RecoveryKeyFile}
+	for _, w := range ws {
+		rec.Wrappers = append(rec.Wrappers, w.Type)
+		switch w.Type {
+		case archive.WrapperKMS:
+			rec.KMSKey, rec.Dedicated = w.KeyID, w.Dedicated
+			if w.Dedicated {
+				rec.KMSAlias = awskms.AliasName(id)
+			}
+		case archive.WrapperAge:
+			rec.Recipients = append(rec.Recipients, w.Recipient)
+		}
+	}
 	if a.json {
-		return a.emit(initRecord{Type: "archive", ID: id, Label: label, Fingerprint: fp, Cipher: ar.Suite(),
-			Wrappers: wrappers, RecoveryKey: opts.RecoveryKeyFile})
+		return a.emit(rec)
 	}
 	fmt.Fprintf(a.out, "created archive %q\n", label)
 	fmt.Fprintf(a.out, "  id           %s\n", id)
 	fmt.Fprintf(a.out, "  fingerprint  %s\n", fp)
 	fmt.Fprintf(a.out, "  cipher       %s\n", ar.Suite())
-	fmt.Fprintf(a.out, "  wrappers     %s\n", strings.Join(wrappers, ", "))
+	fmt.Fprintf(a.out, "  wrappers     %s\n", strings.Join(rec.Wrappers, ", "))
+	if rec.KMSKey != "" {
+		if rec.Dedicated {
+			fmt.Fprintf(a.out, "  kms key      %s (dedicated to this archive, alias %s)\n", rec.KMSKey, rec.KMSAlias)
+		} else {
+			fmt.Fprintf(a.out, "  kms key      %s\n", rec.KMSKey)
+		}
+	}
+	for _, r := range rec.Recipients {
+		fmt.Fprintf(a.out, "  recipient    %s\n", r)
+	}
 	if opts.RecoveryKeyFile != "" {
 		fmt.Fprintf(a.out, "recovery sheet written to %s: print it or move it somewhere safe, off this device\n", opts.RecoveryKeyFile)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/chatvault/chatvault/archive"
 	"github.com/chatvault/chatvault/remote"
@@ -25,11 +26,13 @@ func newLsCmd(a *app, runF func(context.Context, *lsOptions) error) *cobra.Comma
 	cmd := &cobra.Command{
 		Use:   "ls [ARCHIVE]",
 		Short: "List archives, or the versions and conversations of one",
-		Long: `Without ARCHIVE, list the archives in the store: id, label, versions, messages
-and stored size. Labels and message counts come from this device's cache; ls
-never asks for a passphrase to fill them in.
+		Long: `Without ARCHIVE, list the archives in the store: id, label, versions, messages,
+stored size and the type and age of each wrapper (the keys that open it).
+Labels and message counts come from this device's cache; ls never asks for a
+passphrase to fill them in.
 
-With ARCHIVE, unlock it and list its versions (commits) and its conversations.`,
+With ARCHIVE, unlock it and list its wrappers with their ages, its versions
+(commits) and its conversations.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			a.begin()
@@ -47,21 +50,40 @@ With ARCHIVE, unlock it and list its versions (commits) and its conversations.`,
 }
 
 type archiveRow struct {
-	Type        string `json:"type"`
-	ID          string `json:"id"`
-	Label       string `json:"label,omitempty"`
-	Versions    uint64 `json:"versions"`
-	Messages    *int64 `json:"messages,omitempty"` // from the cache; absent when unknown
-	StoredBytes int64  `json:"stored_bytes"`
+	Type        string       `json:"type"`
+	ID          string       `json:"id"`
+	Label       string       `json:"label,omitempty"`
+	Versions    uint64       `json:"versions"`
+	Messages    *int64       `json:"messages,omitempty"` // from the cache; absent when unknown
+	StoredBytes int64        `json:"stored_bytes"`
+	Wrappers    []wrapperAge `json:"wrappers,omitempty"` // absent when the archive could not be read
+	wrappers    []*archive.Wrapper
 }
 
 type archiveHeadRow struct {
-	Type        string `json:"type"`
-	ID          string `json:"id"`
-	Label       string `json:"label"`
-	Fingerprint string `json:"fingerprint"`
-	Cipher      string `json:"cipher"`
-	Versions    uint64 `json:"versions"`
+	Type        string       `json:"type"`
+	ID          string       `json:"id"`
+	Label       string       `json:"label"`
+	Fingerprint string       `json:"fingerprint"`
+	Cipher      string       `json:"cipher"`
+	Versions    uint64       `json:"versions"`
+	Wrappers    []wrapperAge `json:"wrappers"`
+}
+
+// wrapperAge is a wrapper in ls --json: enough to see which keys are due.
+type wrapperAge struct {
+	ID      string    `json:"id"`
+	Type    string    `json:"type"`
+	Created time.Time `json:"created"`
+	AgeDays int       `json:"age_days"`
+}
+
+func wrapperAgeRows(ws []*archive.Wrapper, now time.Time) []wrapperAge {
+	out := make([]wrapperAge, len(ws))
+	for i, w := range ws {
+		out[i] = wrapperAge{ID: w.ID.String(), Type: w.Type, Created: w.Created, AgeDays: ageDays(w.Created, now)}
+	}
+	return out
 }
 
 type commitRow struct {
@@ -112,11 +134,16 @@ func runLs(ctx context.Context, opts *lsOptions) error {
 	if err != nil {
 		return err
 	}
+	ws, err := ar.Wrappers(ctx)
+	if err != nil {
+		return err
+	}
 	id := ar.ID().String()
+	now := time.Now()
 
 	if a.json {
 		if err := a.emit(archiveHeadRow{Type: "archive", ID: id, Label: label, Fingerprint: ar.Fingerprint(),
-			Cipher: ar.Suite(), Versions: ar.Head()}); err != nil {
+			Cipher: ar.Suite(), Versions: ar.Head(), Wrappers: wrapperAgeRows(ws, now)}); err != nil {
 			return err
 		}
 		for _, c := range commits {
@@ -134,7 +161,7 @@ func runLs(ctx context.Context, opts *lsOptions) error {
 		return nil
 	}
 
-	fmt.Fprintf(a.out, "archive %q %s\nfingerprint %s\n\n", label, id, ar.Fingerprint())
+	fmt.Fprintf(a.out, "archive %q %s\nfingerprint %s\nwrappers %s\n\n", label, id, ar.Fingerprint(), wrapperAges(ws, now))
 	tw := tabwriter.NewWriter(a.out, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "VERSION\tKIND\tTIME\tADDED\tMESSAGES")
 	for _, c := range commits {
@@ -154,15 +181,19 @@ func runLs(ctx context.Context, opts *lsOptions) error {
 }
 
 // listArchives lists the archives of the store with what this device knows
-// of them; it never unlocks anything.
+// of them and their wrappers' types and ages; it never unlocks anything, and
+// reads the archives without recording them in this device's state.
 func listArchives(ctx context.Context, a *app, st remote.Store) error {
 	sums, err := archive.ListArchives(ctx, st)
 	if err != nil {
 		return err
 	}
-	rows := make([]archiveRow, 0, len(sums))
-	for _, s := range sums {
-		row := archiveRow{Type: "archive", ID: s.ID.String(), Versions: s.Commits, StoredBytes: s.StoredBytes}
+	rows := make([]archiveRow, len(sums))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	for i, s := range sums {
+		row := &rows[i]
+		*row = archiveRow{Type: "archive", ID: s.ID.String(), Versions: s.Commits, StoredBytes: s.StoredBytes}
 		pin, err := a.state().Load(s.ID)
 		if err != nil {
 			a.warn(err.Error())
@@ -173,7 +204,29 @@ func listArchives(ctx context.Context, a *app, st remote.Store) error {
 				row.Messages = &n
 			}
 		}
-		rows = append(rows, row)
+		g.Go(func() error {
+			ar, err := archive.Open(gctx, st, s.ID, archive.Options{})
+			if err == nil {
+				row.wrappers, err = ar.Wrappers(gctx)
+			}
+			if err != nil {
+				if gctx.Err() != nil {
+					return gctx.Err()
+				}
+				a.warn(fmt.Sprintf("archive %s: %s", s.ID.Short(), oneLine(err.Error())))
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	now := time.Now()
+	for i := range rows {
+		a.warnOldWrappers(rows[i].wrappers)
+		if rows[i].wrappers != nil {
+			rows[i].Wrappers = wrapperAgeRows(rows[i].wrappers, now)
+		}
 	}
 	if a.json {
 		for _, r := range rows {
@@ -188,13 +241,17 @@ func listArchives(ctx context.Context, a *app, st remote.Store) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(a.out, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tLABEL\tVERSIONS\tMESSAGES\tSTORED")
+	fmt.Fprintln(tw, "ID\tLABEL\tVERSIONS\tMESSAGES\tSTORED\tWRAPPERS")
 	for _, r := range rows {
 		msgs := "-"
 		if r.Messages != nil {
 			msgs = strconv.FormatInt(*r.Messages, 10)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", r.ID[:12], tableText(r.Label), r.Versions, msgs, formatBytes(r.StoredBytes))
+		keys := "?"
+		if r.wrappers != nil {
+			keys = wrapperAges(r.wrappers, now)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", r.ID[:12], tableText(r.Label), r.Versions, msgs, formatBytes(r.StoredBytes), keys)
 	}
 	return tw.Flush()
 }

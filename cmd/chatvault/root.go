@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,12 +10,16 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
 
 	"github.com/chatvault/chatvault/archive"
+	"github.com/chatvault/chatvault/kms/awskms"
+	"github.com/chatvault/chatvault/kms/device"
 )
 
 // app is what every command shares: the streams and the global flags.
@@ -29,6 +34,25 @@ type app struct {
 	json     bool
 	quiet    bool
 	verbose  bool
+
+	kmsEndpoint string // --kms-endpoint: overrides AWS_ENDPOINT_URL_KMS
+	identity    string // --identity: this device's age identity file ("": the default, if it exists)
+	maxAge      time.Duration
+	maxAgeText  string // rotation.max_age as the user wrote it
+
+	// newKMS makes the KMS client (tests put a fake behind it); nil: awskms.New.
+	newKMS    func(ctx context.Context) (*awskms.Client, error)
+	kmsOnce   sync.Once
+	kmsClient *awskms.Client
+	kmsErr    error
+
+	deviceOnce sync.Once
+	deviceID   *device.Identity
+	deviceErr  error
+
+	outMu     sync.Mutex          // serializes warnings and records from goroutines
+	warnedAge map[archive.ID]bool // wrappers already warned about (rotation.max_age)
+	noAgeWarn bool                // rotate: no max_age warnings (it is the remedy)
 
 	// started is set when a command's run function begins; errors before
 	// that are usage errors.
@@ -52,7 +76,17 @@ flags) or as CHATVAULT_<FLAG> environment variables (CHATVAULT_REPO,
 CHATVAULT_STATE_DIR, …); flags on the command line win. Secret and confirmation
 flags (passphrase*, recovery-key*, yes) are never read from the environment or
 the config file, and a config file that holds one is refused. Passphrases come
-from --passphrase-file, --passphrase-command, CHATVAULT_PASSPHRASE or a prompt.`
+from --passphrase-file, --passphrase-command, CHATVAULT_PASSPHRASE or a prompt.
+
+Opening an archive needs no prompt when this device can: its device key
+(--identity, default ~/.config/chatvault/device.key if it exists; see
+` + "`chatvault device init`" + `) and AWS KMS (the standard AWS configuration:
+AWS_REGION, profiles, AWS_ENDPOINT_URL_KMS or --kms-endpoint) are tried first,
+then a recovery key or a passphrase.
+
+The config setting rotation.max_age (e.g. "90d" or "2160h"; env
+CHATVAULT_ROTATION_MAX_AGE) makes every command that opens an archive warn
+about wrappers older than that (see ` + "`chatvault rotate`" + `).`
 
 func newRootCmd(a *app) *cobra.Command {
 	root := &cobra.Command{
@@ -81,6 +115,8 @@ func newRootCmd(a *app) *cobra.Command {
 	pf.BoolVar(&a.json, "json", false, "print JSON Lines on stdout")
 	pf.BoolVarP(&a.quiet, "quiet", "q", false, "no progress bars, warnings or summaries")
 	pf.BoolVarP(&a.verbose, "verbose", "v", false, "print extra notes on stderr")
+	pf.StringVar(&a.kmsEndpoint, "kms-endpoint", "", "AWS KMS endpoint `URL` (default: AWS_ENDPOINT_URL_KMS or the standard AWS configuration)")
+	pf.StringVar(&a.identity, "identity", "", "this device's key `FILE` (default ~/.config/chatvault/device.key if it exists)")
 
 	root.AddCommand(
 		newInitCmd(a, nil),
@@ -91,6 +127,9 @@ func newRootCmd(a *app) *cobra.Command {
 		newPruneCmd(a, nil),
 		newPushCmd(a, nil),
 		newPullCmd(a, nil),
+		newKeysCmd(a),
+		newRotateCmd(a, nil),
+		newDeviceCmd(a),
 	)
 	return root
 }
@@ -110,9 +149,10 @@ func defaultDir(env, fallback string) string {
 
 // isSecretFlag reports whether a flag (or config key) names a secret or a
 // confirmation: those are never taken from the environment or a config file.
+// (--new-passphrase-file and --unlock-recovery-key-file are secret flags too.)
 func isSecretFlag(name string) bool {
 	name = strings.ReplaceAll(strings.ToLower(name), "_", "-")
-	return strings.HasPrefix(name, "passphrase") || strings.HasPrefix(name, "recovery-key") || name == "yes"
+	return strings.Contains(name, "passphrase") || strings.Contains(name, "recovery-key") || name == "yes"
 }
 
 // loadConfig reads the config file and the CHATVAULT_* environment into a new
@@ -121,7 +161,7 @@ func isSecretFlag(name string) bool {
 func (a *app) loadConfig(cmd *cobra.Command) error {
 	v := viper.New()
 	v.SetEnvPrefix("CHATVAULT")
-	v.SetEnvKeyReplacer(strings.NewReplacer("-", "_"))
+	v.SetEnvKeyReplacer(strings.NewReplacer("-", "_", ".", "_"))
 	v.AutomaticEnv()
 
 	path := a.config
@@ -161,7 +201,44 @@ func (a *app) loadConfig(cmd *cobra.Command) error {
 			firstErr = usageErrorf("%s (from the environment or %s): %w", f.Name, orNone(v.ConfigFileUsed()), err)
 		}
 	})
-	return firstErr
+	if firstErr != nil {
+		return firstErr
+	}
+	if v.IsSet(maxAgeKey) {
+		s, err := scalar(v.Get(maxAgeKey))
+		if err == nil {
+			a.maxAge, err = parseMaxAge(s)
+		}
+		if err != nil {
+			return usageErrorf("%s (CHATVAULT_ROTATION_MAX_AGE or %s): %w", maxAgeKey, orNone(v.ConfigFileUsed()), err)
+		}
+		a.maxAgeText = strings.TrimSpace(s)
+	}
+	return nil
+}
+
+// maxAgeKey is the config setting above which wrappers draw a warning.
+const maxAgeKey = "rotation.max_age"
+
+// parseMaxAge reads rotation.max_age: whole days ("90d") or a Go duration
+// ("2160h"); "" or "0" turns the warning off.
+func parseMaxAge(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if s == "" || s == "0" {
+		return 0, nil
+	}
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		var n int
+		if _, err := fmt.Sscanf(days, "%d", &n); err != nil || n < 0 || fmt.Sprint(n) != days {
+			return 0, fmt.Errorf("%q: want days (\"90d\") or a duration (\"2160h\")", s)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("%q: want days (\"90d\") or a duration (\"2160h\")", s)
+	}
+	return d, nil
 }
 
 // checkConfigKeys refuses a config file that sets a secret or confirmation
@@ -242,9 +319,11 @@ func (a *app) archiveOptions(pin string) archive.Options {
 
 func (a *app) state() archive.State { return archive.State{Dir: a.stateDir} }
 
-// warn prints a warning on stderr unless --quiet.
+// warn prints a warning on stderr unless --quiet. It is safe for concurrent use.
 func (a *app) warn(msg string) {
 	if !a.quiet {
+		a.outMu.Lock()
+		defer a.outMu.Unlock()
 		fmt.Fprintf(a.errOut, "warning: %s\n", msg)
 	}
 }
@@ -271,8 +350,10 @@ func plural[N int | int64](n N, noun string) string {
 	return fmt.Sprintf("%d %ss", n, noun)
 }
 
-// emit prints one JSON Lines record on stdout.
+// emit prints one JSON Lines record on stdout. It is safe for concurrent use.
 func (a *app) emit(v any) error {
+	a.outMu.Lock()
+	defer a.outMu.Unlock()
 	enc := json.NewEncoder(a.out)
 	enc.SetEscapeHTML(false)
 	return enc.Encode(v)

@@ -70,7 +70,16 @@ func (a *app) openArchive(ctx context.Context, st remote.Store, name, pin string
 		return nil, err
 	}
 	a.notef("archive %s in %s", id, st)
-	return archive.Open(ctx, st, id, a.archiveOptions(pin))
+	ar, err := archive.Open(ctx, st, id, a.archiveOptions(pin))
+	if err != nil {
+		return nil, err
+	}
+	if a.maxAge > 0 && !a.noAgeWarn {
+		if ws, err := ar.Wrappers(ctx); err == nil {
+			a.warnOldWrappers(ws)
+		}
+	}
+	return ar, nil
 }
 
 // keyFlags are the flags that give the secret opening an archive.
@@ -79,13 +88,28 @@ type keyFlags struct {
 	passphraseCommand string
 	recoveryKeyFile   string
 	recoveryKeyPrompt bool
+
+	recoveryFileFlag string // the flag setting recoveryKeyFile, for messages
 }
 
-func (k *keyFlags) register(fs *pflag.FlagSet) {
+func (k *keyFlags) register(fs *pflag.FlagSet) { k.registerAs(fs, "recovery-key-file") }
+
+// registerAs registers the flags with another name for the recovery key file:
+// commands that make a new recovery key (keys add, rotate) keep
+// --recovery-key-file for the new key's sheet, as init does.
+func (k *keyFlags) registerAs(fs *pflag.FlagSet, recoveryFileFlag string) {
+	k.recoveryFileFlag = recoveryFileFlag
 	fs.StringVar(&k.passphraseFile, "passphrase-file", "", "read the passphrase from `FILE`")
 	fs.StringVar(&k.passphraseCommand, "passphrase-command", "", "read the passphrase from the output of `COMMAND` (run with sh -c)")
-	fs.StringVar(&k.recoveryKeyFile, "recovery-key-file", "", "open the archive with the recovery key (or recovery sheet) in `FILE`")
+	fs.StringVar(&k.recoveryKeyFile, recoveryFileFlag, "", "open the archive with the recovery key (or recovery sheet) in `FILE`")
 	fs.BoolVar(&k.recoveryKeyPrompt, "recovery-key-prompt", false, "open the archive with a recovery key typed at a prompt (no echo)")
+}
+
+func (k keyFlags) fileFlag() string {
+	if k.recoveryFileFlag == "" {
+		return "--recovery-key-file"
+	}
+	return "--" + k.recoveryFileFlag
 }
 
 // promptRecoveryKey asks for a recovery key without echo and parses it; a
@@ -126,41 +150,133 @@ func (a *app) secretSource(k keyFlags, stdinIsData bool) secret.Source {
 	return src
 }
 
-// unlock adds the archive key to ar, from the recovery key file if one is given,
-// else from a passphrase.
+// unlock adds the archive key to ar. It tries, without prompting, this
+// device's key (an age wrapper for it) and AWS KMS (a client is made only if
+// the archive has an aws-kms wrapper), then the recovery key if one is given,
+// else a passphrase (asked only if the archive has a passphrase wrapper).
 func (a *app) unlock(ctx context.Context, ar *archive.Archive, k keyFlags, stdinIsData bool) error {
-	var u archive.Unlocker
+	var secretU archive.Unlocker
 	hint := ""
 	switch {
 	case k.recoveryKeyFile != "" && k.recoveryKeyPrompt:
-		return usageErrorf("--recovery-key-file and --recovery-key-prompt exclude each other")
+		return usageErrorf("%s and --recovery-key-prompt exclude each other", k.fileFlag())
 	case k.recoveryKeyFile != "":
 		key, err := recovery.ReadFile(k.recoveryKeyFile)
 		if err != nil {
 			return secretFileError(err)
 		}
-		u = archive.RecoveryUnlocker{Key: key}
+		secretU = archive.RecoveryUnlocker{Key: key}
 		hint = "check that the recovery key in " + k.recoveryKeyFile + " belongs to this archive"
 	case k.recoveryKeyPrompt:
-		key, err := promptRecoveryKey(a.secretSource(k, stdinIsData).Prompt, a.archiveName(ar.ID()))
-		if err != nil {
-			return err
+		prompt := a.secretSource(k, stdinIsData).Prompt
+		if prompt == nil {
+			return usageErrorf("--recovery-key-prompt needs a terminal; use %s FILE", k.fileFlag())
 		}
-		u = archive.RecoveryUnlocker{Key: key}
+		secretU = &promptedRecovery{get: func() (recovery.Key, error) { return promptRecoveryKey(prompt, a.archiveName(ar.ID())) }}
 		hint = "check that the recovery key you typed belongs to this archive"
 	default:
 		src := a.secretSource(k, stdinIsData)
 		purpose := "passphrase for archive " + a.archiveName(ar.ID())
-		u = &archive.PassphraseUnlocker{Get: func(ctx context.Context) ([]byte, error) {
+		secretU = &archive.PassphraseUnlocker{Get: func(ctx context.Context) ([]byte, error) {
 			p, err := src.Passphrase(ctx, purpose, false)
 			return p, secretFileError(err)
 		}}
 	}
-	err := ar.Unlock(ctx, u)
-	if hint != "" && errors.Is(err, archive.ErrWrongKey) && !errors.Is(err, archive.ErrIntegrity) {
-		return withHint(err, hint)
+
+	var unlockers []archive.Unlocker
+	id, err := a.device()
+	if err != nil {
+		return err
+	}
+	if id != nil {
+		unlockers = append(unlockers, archive.AgeUnlocker{Identity: id})
+	}
+	ku := &kmsUnlocker{app: a}
+	unlockers = append(unlockers, ku, secretU)
+
+	err = ar.Unlock(ctx, unlockers...)
+	switch {
+	case err == nil, errors.Is(err, archive.ErrIntegrity), ctx.Err() != nil:
+		return err
+	case ku.unreachable != nil:
+		// The KMS wrapper could not be tried: that, not the other keys, is the failure.
+		if onlyKMS(ctx, ar) {
+			return ku.unreachable
+		}
+		return fmt.Errorf("%w (and no other key given opens it: %v)", ku.unreachable, err)
+	case ku.refused != nil && !errors.Is(err, ku.refused):
+		// KMS refused, then the other keys failed too (or no passphrase was
+		// available): the refusal comes first, and decides the hint.
+		return fmt.Errorf("%w; %w", ku.refused, err)
+	}
+	if errors.Is(err, archive.ErrWrongKey) && !kmsRefusal(err) {
+		if hint == "" {
+			hint = opensWith(ctx, ar)
+		}
+		if hint == "" {
+			hint = "check the passphrase, or use " + k.fileFlag()
+		}
+		if hint != "" {
+			return withHint(err, hint)
+		}
 	}
 	return err
+}
+
+// opensWith is the hint of an archive no key given opens that has neither a
+// passphrase nor a recovery key wrapper: what does open it.
+func opensWith(ctx context.Context, ar *archive.Archive) string {
+	ws, err := ar.Wrappers(ctx)
+	if err != nil {
+		return ""
+	}
+	var keys []string
+	for _, w := range ws {
+		switch w.Type {
+		case archive.WrapperPassphrase, archive.WrapperRecovery:
+			return ""
+		case archive.WrapperAge:
+			keys = append(keys, "the device key of "+w.Recipient)
+		default:
+			keys = append(keys, w.Type+" "+wrapperDetail(w))
+		}
+	}
+	return "the archive opens only with " + strings.Join(keys, " or ") + " (a device key file is given with --identity FILE)"
+}
+
+// onlyKMS reports whether every wrapper of the archive is an aws-kms one.
+func onlyKMS(ctx context.Context, ar *archive.Archive) bool {
+	ws, err := ar.Wrappers(ctx)
+	if err != nil {
+		return false
+	}
+	for _, w := range ws {
+		if w.Type != archive.WrapperKMS {
+			return false
+		}
+	}
+	return true
+}
+
+// promptedRecovery asks for the recovery key only when the archive has a
+// recovery wrapper and nothing tried before opened it.
+type promptedRecovery struct {
+	get func() (recovery.Key, error)
+	key *recovery.Key
+}
+
+func (u *promptedRecovery) Unlock(ctx context.Context, id archive.ID, w *archive.Wrapper) ([]byte, error) {
+	if w.Type != archive.WrapperRecovery {
+		return nil, archive.ErrNotMine
+	}
+	if u.key == nil {
+		k, err := u.get()
+		if err != nil {
+			return nil, err
+		}
+		u.key = &k
+	}
+	return archive.RecoveryUnlocker{Key: *u.key}.Unlock(ctx, id, w)
 }
 
 // archiveName is how prompts name an archive: its cached label and short id.
