@@ -3,8 +3,11 @@
 # (testscript) and golden-archive tests under the race detector, the format test
 # vectors against an independent implementation, and the release config check.
 # It installs (once per machine, pinned versions) and starts the test servers on
-# 127.0.0.1: versitygw as the S3 server (scripts/s3server.sh) and local-kms as
-# the KMS (scripts/kmsserver.sh), and stops them at the end. With the servers
+# 127.0.0.1: versitygw as the S3 server (scripts/s3server.sh), local-kms as the
+# KMS (scripts/kmsserver.sh) and a Vault dev server (scripts/vaultserver.sh:
+# built from tools/vault, about 11 minutes the first time on a machine, before
+# the tests start so the build does not compete with them), and stops them at
+# the end. With the servers
 # started here, tests that need one fail rather than skip
 # (CHATVAULT_TEST_REQUIRE_SERVERS=1).
 # Usage: ./scripts/test.sh        (CI calls exactly this)
@@ -29,13 +32,14 @@ go vet ./...
 step "go mod tidy"
 go mod tidy -diff
 
-step "test servers (versitygw, local-kms)"
+step "test servers (versitygw, local-kms, Vault)"
 servers=$(mktemp -d)
-trap 'scripts/s3server.sh stop "$servers/s3" || true; scripts/kmsserver.sh stop "$servers/kms" || true; rm -rf "$servers"' EXIT
+trap 'scripts/s3server.sh stop "$servers/s3" || true; scripts/kmsserver.sh stop "$servers/kms" || true; scripts/vaultserver.sh stop "$servers/vault" || true; rm -rf "$servers"' EXIT
+eval "$(scripts/vaultserver.sh start "$servers/vault")"
 eval "$(scripts/s3server.sh start "$servers/s3")"
 eval "$(scripts/kmsserver.sh start "$servers/kms")"
 export CHATVAULT_TEST_REQUIRE_SERVERS=1
-echo "S3 at $CHATVAULT_TEST_S3, KMS at $CHATVAULT_TEST_KMS"
+echo "S3 at $CHATVAULT_TEST_S3, KMS at $CHATVAULT_TEST_KMS, Vault at $VAULT_ADDR"
 
 step "go test (race detector)"
 go test -race -count=1 -timeout 30m ./...
