@@ -73,7 +73,7 @@ func (s *Store) createMultipart(ctx context.Context, name string, r io.Reader, s
 			ContentLength:     aws.Int64(n),
 			ChecksumAlgorithm: types.ChecksumAlgorithmSha256,
 			ChecksumSHA256:    aws.String(checksum),
-		})
+		}, signedPayloadHash(sum[:]))
 		if err != nil {
 			return s.fail(ctx, "create", fmt.Sprintf("%s (part %d)", name, num), err)
 		}

@@ -56,7 +56,7 @@ func (s *Store) Create(ctx context.Context, name string, r io.Reader, size int64
 		in.SSEKMSKeyId = aws.String(s.opts.SSEKMSKeyID)
 	}
 	var attempts atomic.Int32
-	_, err := s.client.PutObject(ctx, in, countAttempts(&attempts))
+	_, err := s.client.PutObject(ctx, in, countAttempts(&attempts), signedPayloadHash(sum[:]))
 	if err != nil && preconditionFailed(err) {
 		if attempts.Load() > 1 && s.holds(ctx, name, size, checksum) {
 			return nil // an earlier attempt of ours stored it; its answer was lost

@@ -4,7 +4,10 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"net"
 	"net/http"
 	"sync/atomic"
@@ -126,5 +129,22 @@ func countAttempts(n *atomic.Int32) func(*awss3.Options) {
 				n.Add(1)
 				return next.HandleFinalize(ctx, in)
 			}), "Retry", middleware.After)
+	})
+}
+
+// signedPayloadHash gives the SigV4 signer the SHA-256 Create already
+// computed for the checksum header, so that over plain http the SDK does not
+// hash the whole body a second time to sign it (a full pass over every byte
+// uploaded). Over https the SDK does not sign the body and nothing changes.
+func signedPayloadHash(sum []byte) func(*awss3.Options) {
+	hexSum := hex.EncodeToString(sum)
+	return awss3.WithAPIOptions(func(stack *middleware.Stack) error {
+		return stack.Finalize.Insert(middleware.FinalizeMiddlewareFunc("chatvault.payloadHash",
+			func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+				if req, ok := in.Request.(*smithyhttp.Request); ok && req.URL.Scheme == "http" {
+					ctx = v4.SetPayloadHash(ctx, hexSum)
+				}
+				return next.HandleFinalize(ctx, in)
+			}), "ComputePayloadHash", middleware.Before)
 	})
 }
