@@ -2,7 +2,7 @@
 // an archive (Archive, Resume) or completes a conversation shred the engine
 // made (Conversation), writes a report of what it did and how final that is,
 // signs reports with an operator key (Sign), and checks a report against the
-// stores and KMS without any archive secret (Verify).
+// stores, KMS and Vault without any archive secret (Verify).
 //
 // # Order of a whole-archive shred
 //
@@ -17,7 +17,15 @@
 //     and scheduled for deletion after Options.KMSPendingDays days (7 to 30,
 //     default 7) — only a key that is marked dedicated in its wrapper AND is
 //     of origin AWS_KMS, single-region and tagged chatvault:archive=<id>; any
-//     other key is left alone and survives;
+//     other key is left alone and survives. Then every dedicated HashiCorp
+//     Vault Transit key of a vault-transit wrapper is deleted with every
+//     version of its key material (Options.Vault; vault.Client.Destroy) —
+//     only a key marked dedicated in its wrapper AND named
+//     chatvault-<id> AND, as Vault reports it, neither exportable nor
+//     allowing a plaintext backup (init --vault-transit-create makes them
+//     so); shared keys survive. Vault deletes at once (no waiting period);
+//     Vault storage snapshots taken before the deletion still hold the key,
+//     which the report notes;
 //  3. data: in every store whose keys step finished, the commits (newest
 //     first) and every other object under archives/<id>/, every version and
 //     delete marker, and multipart uploads;
@@ -53,13 +61,16 @@
 // archive key's wrappers, which the caller records before the engine's shred):
 //
 //   - final: every KEK is destroyed — every one is a dedicated KMS key that is
-//     deleted (DescribeKey says NotFound);
+//     deleted (DescribeKey says NotFound) or a dedicated Vault key that is
+//     deleted (Vault has no such key);
 //   - pending-until DATE: as final, but a dedicated KMS key is in
 //     PendingDeletion (reversible until DATE, the latest such date);
 //   - best-effort: some KEK survives or cannot be named — a passphrase, a
-//     recovery key, an age device key, a Vault key, a KMS key that is shared,
-//     merely disabled or fails the dedicated checks, a KMS key whose state
-//     could not be asked, or a wrapper an earlier commit removed (keys
+//     recovery key, an age device key, a KMS or Vault key that is shared,
+//     a KMS key merely disabled, a key that fails the dedicated checks, a
+//     key whose state could not be asked, a shared Vault key found deleted
+//     (whether it was exported before cannot be known), or a wrapper an
+//     earlier commit removed (keys
 //     remove, rotate, re-key): its envelope is deleted, so its KEK is
 //     unknown, and copies of the wrapper may survive elsewhere. The report
 //     names each surviving KEK.
@@ -106,17 +117,27 @@
 //	  deletion_date   optional: the deletion date (PendingDeletion)
 //	  origin, multi_region, tag_archive   what KMS said (optional origin, tag)
 //	  note            optional: why a key was kept, what failed
+//	vault_keys[]      optional: every Vault Transit key of a former wrapper:
+//	  key, dedicated  "<mount>/<key>"; whether its wrapper marks it dedicated
+//	  action          deleted | already-deleted | kept | none | would-delete |
+//	                  failed
+//	  state           exists | deleted | unknown
+//	  latest_version, exportable, allow_plaintext_backup
+//	                  optional: what Vault said of the key before deleting it
+//	  note            optional: why a key was kept, what failed
 //	wrappers[]        the former wrappers and their KEKs:
 //	  id, type        wrapper id; passphrase | recovery | aws-kms | age |
 //	                  vault-transit | unknown
 //	  kek             key ARN | "age recipient age1..." | "passphrase" |
-//	                  "recovery key" | "vault transit key ..." | "unknown"
+//	                  "recovery key" | "vault transit key <mount>/<key>" |
+//	                  "unknown"
 //	  dedicated       optional: marked dedicated
 //	  source          "head" (wrapped the key at the shred) | "history"
 //	                  (removed by an earlier commit)
 //	  removed_by      optional: history: the commit that removed it
 //	  kek_status      survives | destroyed | pending | unknown
-//	  pending_until   optional: pending: the KMS deletion date
+//	  pending_until   optional: pending: the KMS deletion date (a Vault key is
+//	                  never pending: Vault deletes at once)
 //	  reason          why
 //	new_wrappers[]    optional: a conversation shred's wrappers of the new key
 //	tombstones[]      optional: a conversation shred's tombstoned objects:
@@ -125,9 +146,9 @@
 //	                  (optional), mode (optional), retain_until (optional),
 //	                  until (RFC 3339 or "unknown (bucket default
 //	                  retention)"), note (optional)
-//	remaining[]       what is not done: store, kms_key, name, version_id (all
-//	                  optional), step (keys | kms | data | state |
-//	                  tombstones), error
+//	remaining[]       what is not done: store, kms_key, vault_key, name,
+//	                  version_id (all optional), step (keys | kms | vault |
+//	                  data | state | tombstones), error
 //	state_forgotten   the device state was removed
 //	complete          nothing remains to do (retained versions aside)
 //	grade             "final" | "pending-until" | "best-effort"
@@ -161,7 +182,9 @@
 // the archive remains in any store (the report's and the ones given) except
 // versions the report lists as retained (or, in an incomplete report, as
 // remaining) — for a conversation shred, that no version of any tombstoned
-// object remains; and the state of every KMS key the report names. Its
+// object remains; the state of every KMS key the report names; and whether
+// every Vault key of a vault-transit wrapper still exists
+// (VerifyOptions.Vault; the key is only read, never used). Its
 // result is a Verdict (VerifyResult.Err gives a matching sentinel error):
 //
 //	VerdictOK            grade final, every point holds          exit 0
@@ -179,6 +202,9 @@
 // that is Enabled or Disabled (a merely disabled key is not shredded), or
 // PendingDeletion where the report says deleted; a key counted as a dedicated
 // KEK that is not of origin AWS_KMS, is multi-Region or lacks the tag
-// chatvault:archive=<id>. When several apply, Contradicted wins over
-// Unreachable, which wins over Incomplete.
+// chatvault:archive=<id>; a Vault key the report calls destroyed that Vault
+// still has, or that the report counts as a dedicated KEK although it is not
+// named chatvault-<id> or was exportable. A Vault that cannot be asked (down,
+// sealed, the token refused) is Unreachable. When several apply,
+// Contradicted wins over Unreachable, which wins over Incomplete.
 package shred

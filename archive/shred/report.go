@@ -31,7 +31,7 @@ const (
 // KEK statuses of a former wrapper.
 const (
 	KEKSurvives  = "survives"  // the KEK still exists: a copy of the wrapper opens with it
-	KEKDestroyed = "destroyed" // a dedicated KMS key that is deleted (NotFound)
+	KEKDestroyed = "destroyed" // a dedicated KMS key that is deleted (NotFound), or a dedicated Vault key deleted
 	KEKPending   = "pending"   // a dedicated KMS key in PendingDeletion, reversible until pending_until
 	KEKUnknown   = "unknown"   // a wrapper removed before the shred, whose KEK can no longer be named
 )
@@ -46,6 +46,7 @@ const (
 const (
 	StepKeys       = "keys"       // key material under keys/
 	StepKMS        = "kms"        // destroying dedicated KMS keys
+	StepVault      = "vault"      // deleting dedicated Vault Transit keys
 	StepData       = "data"       // commits and every other object
 	StepState      = "state"      // forgetting the device state
 	StepTombstones = "tombstones" // a conversation shred's tombstoned objects
@@ -78,7 +79,10 @@ type Report struct {
 	Stores     []StoreReport `json:"stores"`
 	NotCovered string        `json:"not_covered"`
 	KMSKeys    []KMSKey      `json:"kms_keys"`
-	Wrappers   []Wrapper     `json:"wrappers"`
+	// VaultKeys: the Vault Transit keys of former wrappers (left out when
+	// there are none, so that reports without Vault keep their form).
+	VaultKeys []VaultKey `json:"vault_keys,omitempty"`
+	Wrappers  []Wrapper  `json:"wrappers"`
 	// NewWrappers: a conversation shred's wrappers of the new archive key.
 	NewWrappers []Wrapper   `json:"new_wrappers,omitempty"`
 	Tombstones  []Tombstone `json:"tombstones,omitempty"`
@@ -182,6 +186,7 @@ type Retained struct {
 type Remaining struct {
 	Store     string `json:"store,omitempty"`
 	KMSKey    string `json:"kms_key,omitempty"`
+	VaultKey  string `json:"vault_key,omitempty"` // "<mount>/<key>"
 	Name      string `json:"name,omitempty"`
 	VersionID string `json:"version_id,omitempty"`
 	Step      string `json:"step"`
@@ -406,6 +411,26 @@ func Summary(r *Report) string {
 		}
 		b.WriteString(line + "\n")
 	}
+	for _, k := range r.VaultKeys {
+		what := map[string]string{
+			VaultDeleted:        "deleted by this shred",
+			VaultAlreadyDeleted: "deleted (before this run)",
+			VaultKept:           k.State + ", kept",
+			VaultWouldDelete:    k.State + ", would be deleted",
+			VaultFailed:         k.State + ", NOT deleted",
+		}[k.Action]
+		if what == "" {
+			what = k.State
+		}
+		line := fmt.Sprintf("Vault key %s: %s", k.Key, what)
+		if k.Note != "" {
+			line += " (" + k.Note + ")"
+		}
+		if k.State == VaultStateDeleted && k.Dedicated {
+			line += "; Vault storage snapshots taken before the deletion still hold it"
+		}
+		b.WriteString(line + "\n")
+	}
 	if len(r.Retained) > 0 {
 		var untils []string
 		seen := map[string]bool{}
@@ -434,6 +459,9 @@ func remainingText(x Remaining) string {
 	}
 	if x.KMSKey != "" {
 		where = append(where, x.KMSKey)
+	}
+	if x.VaultKey != "" {
+		where = append(where, "vault "+x.VaultKey)
 	}
 	if x.Name != "" {
 		n := x.Name

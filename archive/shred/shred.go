@@ -11,6 +11,7 @@ import (
 
 	"github.com/chatvault/chatvault/archive"
 	"github.com/chatvault/chatvault/kms/awskms"
+	"github.com/chatvault/chatvault/kms/vault"
 	"github.com/chatvault/chatvault/remote"
 	"github.com/chatvault/chatvault/remote/s3"
 )
@@ -33,6 +34,11 @@ type Options struct {
 	// KMSPendingDays is the waiting period of the deletion of dedicated KMS
 	// keys, 7 to 30 days; 0 means 7.
 	KMSPendingDays int
+	// Vault is the client for vault-transit wrappers (its server and token;
+	// each wrapper's own mount is used); nil when the archive has none
+	// (with a dedicated vault-transit wrapper and no client, a shred is
+	// incomplete).
+	Vault *vault.Client
 	// Now is the clock; nil: time.Now.
 	Now func() time.Time
 	// State is the device state to forget once the archive is gone.
@@ -75,7 +81,10 @@ func (o *Options) fill() error {
 //  2. kms: every dedicated KMS key of an aws-kms wrapper is disabled and
 //     scheduled for deletion (after checking it is of origin AWS_KMS,
 //     single-region and tagged chatvault:archive=<id>; a key that fails the
-//     checks, or a shared one, is never touched);
+//     checks, or a shared one, is never touched); then every dedicated Vault
+//     Transit key of a vault-transit wrapper is deleted (after checking it
+//     is named chatvault-<id> and is neither exportable nor allows a
+//     plaintext backup);
 //  3. data: in every store whose keys step finished, the commits (newest
 //     first) and every other object of the archive, every version, and its
 //     multipart uploads in progress;
@@ -173,9 +182,9 @@ type ConversationShred struct {
 // originals and every object of the conversation) are deleted, every version,
 // from every store given (the archive's own store too, where the engine
 // already deleted them: leftovers are removed), key material first. It
-// destroys no KMS key (a KEK of the old archive key may wrap the new one):
-// KMS keys are described, and the grade follows the KEKs of the old archive
-// key (Former) and of wrappers removed earlier.
+// destroys no KMS or Vault key (a KEK of the old archive key may wrap the new
+// one): the keys are described, and the grade follows the KEKs of the old
+// archive key (Former) and of wrappers removed earlier.
 //
 // Push the shred commit to the other stores first (archive.Push), or they
 // keep an archive whose head commit's wrappers and key table are gone.
@@ -275,9 +284,9 @@ func describeWrapper(w *archive.Wrapper) Wrapper {
 	case archive.WrapperKMS:
 		d.KEK, d.Dedicated = w.KeyID, w.Dedicated
 		d.KEKStatus, d.Reason = KEKUnknown, "KMS key state not asked"
-	case "vault-transit":
-		d.KEK, d.Dedicated = "vault transit key "+w.KeyID, w.Dedicated
-		d.Reason = "Vault keys are not destroyed by this version of chatvault"
+	case archive.WrapperVault:
+		d.KEK, d.Dedicated = VaultKEKPrefix+w.KeyID, w.Dedicated
+		d.KEKStatus, d.Reason = KEKUnknown, "Vault key state not asked"
 	default:
 		d.KEK, d.KEKStatus, d.Reason = "unknown", KEKUnknown, "a wrapper type this version does not know"
 	}
@@ -423,8 +432,9 @@ func (x *run) archive(ctx context.Context) (*Report, error) {
 		keysDone[st.String()] = x.abortUploads(ctx, st, x.r.KeysPrefix, StepKeys) && x.clean(ctx, st, x.r.KeysPrefix, StepKeys, nil)
 	}
 	x.saveJournal()
-	// 2. KMS keys.
+	// 2. KMS keys, then Vault keys.
 	x.kms(ctx, true)
+	x.vault(ctx, true)
 	x.saveJournal()
 	// 3. data, in every store whose key material is gone.
 	for _, st := range x.stores {
@@ -487,6 +497,7 @@ func (x *run) conversation(ctx context.Context) (*Report, error) {
 		}
 	}
 	x.kms(ctx, false)
+	x.vault(ctx, false)
 	return x.done()
 }
 

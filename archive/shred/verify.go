@@ -10,6 +10,7 @@ import (
 
 	"github.com/chatvault/chatvault/archive"
 	"github.com/chatvault/chatvault/kms/awskms"
+	"github.com/chatvault/chatvault/kms/vault"
 	"github.com/chatvault/chatvault/remote"
 )
 
@@ -156,6 +157,11 @@ type VerifyOptions struct {
 	RequireSignature bool
 	// Now is the clock; nil: time.Now.
 	Now func() time.Time
+	// Vault is the client that checks the Vault Transit keys of
+	// vault-transit wrappers (each wrapper's own mount is read with its
+	// server and token; a key is only read, never used); nil: such keys
+	// cannot be checked (unreachable).
+	Vault *vault.Client
 }
 
 // Verify checks a shred report against the world, with no archive secret:
@@ -175,7 +181,14 @@ type VerifyOptions struct {
 //     PendingDeletion is pending until its date (for a key the report calls
 //     dedicated: Origin AWS_KMS, single-region and tagged
 //     chatvault:archive=<id>, else contradicted), Enabled or Disabled
-//     survives — contradicting a report that calls it destroyed or pending.
+//     survives — contradicting a report that calls it destroyed or pending;
+//   - every Vault Transit key of a vault-transit former wrapper, read with
+//     VerifyOptions.Vault (GET <mount>/keys/<key>, never an encrypt, which
+//     would re-create it): a key Vault does not have is destroyed when its
+//     wrapper marks it dedicated (and it is named chatvault-<id>, and the
+//     report saw it neither exportable nor backed up in plaintext), else
+//     unknown; a key that exists survives — contradicting a report that
+//     calls it destroyed; a Vault that cannot be asked is unreachable.
 //
 // The grade is then computed from the evidence. The result's Verdict says
 // what follows (see Verdict); the error is only for a nil report.
@@ -228,8 +241,13 @@ func Verify(ctx context.Context, r *Report, stores []remote.Store, kms *awskms.C
 		add("report", CheckContradicted, "its grade %q does not follow from its own wrappers (%s)", r.GradeText(), own.GradeText())
 	}
 	for _, w := range r.Wrappers {
-		if w.Type != archive.WrapperKMS && (w.KEKStatus == KEKDestroyed || w.KEKStatus == KEKPending) {
-			add("report", CheckContradicted, "it calls the KEK of %s wrapper %s %s, which only a KMS key can be", w.Type, shortID(w.ID), w.KEKStatus)
+		switch {
+		case w.Type == archive.WrapperVault && w.KEKStatus == KEKPending:
+			add("report", CheckContradicted, "it calls the KEK of %s wrapper %s pending, but a Vault key is deleted at once", w.Type, shortID(w.ID))
+		case w.Type == archive.WrapperVault && w.KEKStatus == KEKDestroyed && !w.Dedicated:
+			add("report", CheckContradicted, "it calls the KEK of %s wrapper %s destroyed, but the wrapper does not mark its Vault key dedicated", w.Type, shortID(w.ID))
+		case w.Type != archive.WrapperKMS && w.Type != archive.WrapperVault && (w.KEKStatus == KEKDestroyed || w.KEKStatus == KEKPending):
+			add("report", CheckContradicted, "it calls the KEK of %s wrapper %s %s, which only a KMS or Vault key can be", w.Type, shortID(w.ID), w.KEKStatus)
 		}
 	}
 
@@ -255,10 +273,14 @@ func Verify(ctx context.Context, r *Report, stores []remote.Store, kms *awskms.C
 	evidence := own
 	evidence.Wrappers = append([]Wrapper(nil), r.Wrappers...)
 	kmsState := map[string]*KMSKey{}
+	vaultState := map[string]*VaultKey{}
 	for i := range evidence.Wrappers {
 		w := &evidence.Wrappers[i]
 		switch w.Type {
 		case archive.WrapperKMS:
+		case archive.WrapperVault:
+			verifyVaultWrapper(ctx, r, w, o.Vault, vaultState, add)
+			continue
 		case "unknown":
 			w.KEKStatus = KEKUnknown
 			continue

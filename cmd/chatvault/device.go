@@ -32,6 +32,7 @@ func newDeviceCmd(a *app) *cobra.Command {
 		},
 	}
 	var qr bool
+	var signingKey string
 	initCmd := &cobra.Command{
 		Use:   "init",
 		Short: "Create this device's key and print its recipient",
@@ -43,10 +44,15 @@ archive), and a QR code of it when stdout is a terminal (--qr: always).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			a.begin()
+			if signingKey != "" {
+				return a.signingKeyInit(signingKey, qr) // shred.go
+			}
 			return a.deviceInit(cmd.Context(), qr)
 		},
 	}
 	initCmd.Flags().BoolVar(&qr, "qr", false, "print the recipient's QR code even when stdout is not a terminal")
+	initCmd.Flags().StringVar(&signingKey, "signing-key", "", "instead of the device key, create the Ed25519 key that signs shred reports (--signing-key=`FILE`; default ~/.config/chatvault/"+signingKeyFile+")")
+	initCmd.Flags().Lookup("signing-key").NoOptDefVal = defaultSigningKeyWord
 	var showQR bool
 	showCmd := &cobra.Command{
 		Use:   "show",

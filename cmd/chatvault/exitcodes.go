@@ -9,8 +9,10 @@ import (
 
 	"github.com/chatvault/chatvault/archive"
 	"github.com/chatvault/chatvault/archive/canon"
+	"github.com/chatvault/chatvault/archive/shred"
 	"github.com/chatvault/chatvault/kms/awskms"
 	"github.com/chatvault/chatvault/kms/secret"
+	"github.com/chatvault/chatvault/kms/vault"
 	"github.com/chatvault/chatvault/remote"
 )
 
@@ -32,12 +34,12 @@ var exitTable = []struct {
 	meaning string
 }{
 	{exitOK, "success"},
-	{exitError, "error (a malformed input file, an unknown archive, a file restore will not overwrite)"},
+	{exitError, "error (a malformed input file, an unknown archive, a file restore will not overwrite; verify-shred: a best-effort shred without --allow-best-effort; a shred whose audit record cannot be written)"},
 	{exitUsage, "usage (bad flags or arguments, an ambiguous ARCHIVE or conversation, no passphrase in an unattended run, a config file holding a secret)"},
-	{exitIntegrity, "integrity failure (tampered, truncated, missing, forked or rolled-back data)"},
-	{exitKey, "key failure (the passphrase or recovery key does not open the archive; KMS refused the key: access denied, disabled, pending deletion, not found or wrong encryption context)"},
-	{exitUnavailable, "a store or AWS KMS is unreachable"},
-	{exitConflict, "conflict or not complete (another writer committed first, a lease is held, rotate --all had failures or was interrupted, a key change's deletions failed after its commit): run again"},
+	{exitIntegrity, "integrity failure (tampered, truncated, missing, forked or rolled-back data; verify-shred: evidence contradicting a shred report)"},
+	{exitKey, "key failure (the passphrase or recovery key does not open the archive; KMS refused the key: access denied, disabled, pending deletion, not found or wrong encryption context; Vault refused: permission denied, Transit key not found, wrong derivation context, key version below min_decryption_version)"},
+	{exitUnavailable, "a store, AWS KMS or Vault is unreachable, or Vault is sealed"},
+	{exitConflict, "conflict or not complete (another writer committed first, a lease is held, rotate --all had failures or was interrupted, a key change's deletions failed after its commit, a shred not finished, verify-shred: a shred pending until its date without --allow-pending): run again"},
 	{exitInterrupted, "interrupted"},
 }
 
@@ -107,12 +109,15 @@ func classify(ctx context.Context, err error) int {
 	switch {
 	case errors.Is(err, context.Canceled) || ctx.Err() != nil:
 		return exitInterrupted
+	case errors.Is(err, shred.ErrIncomplete):
+		// First: it also wraps the failure that stopped the shred.
+		return exitConflict
 	case errors.Is(err, archive.ErrIntegrity):
 		return exitIntegrity
-	case errors.Is(err, awskms.ErrUnreachable):
-		// Before key failures: a KMS that could not be asked refused nothing.
+	case errors.Is(err, awskms.ErrUnreachable), errors.Is(err, vault.ErrUnavailable):
+		// Before key failures: a KMS or Vault that could not be asked refused nothing.
 		return exitUnavailable
-	case errors.Is(err, archive.ErrWrongKey), kmsRefusal(err):
+	case errors.Is(err, archive.ErrWrongKey), kmsRefusal(err), vaultRefusal(err):
 		return exitKey
 	case errors.Is(err, archive.ErrConflict):
 		// Before unavailable: a commit written whose deletions then failed
@@ -130,10 +135,14 @@ func defaultHint(err error, code int) string {
 	switch {
 	case code == exitKey && errors.Is(err, awskms.ErrWrongContext):
 		return "the KMS wrapper does not open with its key and this archive's encryption context (a wrapper of another archive, or damaged); open the archive with another of its keys"
+	case code == exitKey && vaultRefusal(err) && !kmsRefusal(err):
+		return vaultHint(err)
 	case code == exitKey && kmsRefusal(err):
 		return "the AWS KMS key named above refused: check that it exists, is enabled and not pending deletion, and that your AWS identity may use it (kms:Decrypt, kms:Encrypt, kms:ReEncrypt*); another wrapper of the archive (a passphrase, --recovery-key-file, a device key) may still open it"
 	case code == exitKey:
 		return "check the passphrase, or use --recovery-key-file"
+	case code == exitUnavailable && errors.Is(err, vault.ErrUnavailable) && !errors.Is(err, awskms.ErrUnreachable):
+		return vaultHint(err)
 	case code == exitUnavailable && errors.Is(err, awskms.ErrUnreachable):
 		return "check the network and the KMS endpoint (--kms-endpoint, AWS_ENDPOINT_URL_KMS, AWS_REGION), then run the command again"
 	case code == exitConflict:

@@ -12,6 +12,7 @@ import (
 	"github.com/chatvault/chatvault/crypto/seal"
 	"github.com/chatvault/chatvault/kms/awskms"
 	"github.com/chatvault/chatvault/kms/recovery"
+	"github.com/chatvault/chatvault/kms/vault"
 )
 
 type initOptions struct {
@@ -23,6 +24,8 @@ type initOptions struct {
 	RecoveryKeyFile   string
 	KMS               string
 	KMSCreate         bool
+	VaultTransit      string
+	VaultCreate       bool
 	Recipients        []string
 	Cipher            string
 	PassphraseFile    string
@@ -42,14 +45,23 @@ archive):
   --kms-create       a new KMS key (and alias alias/chatvault-<archive id>) made for
                      this archive only and recorded as dedicated: destroying it
                      shreds the archive
+  --vault-transit KEY
+                     a HashiCorp Vault Transit key (a derived aes256-gcm96 or
+                     chacha20-poly1305 key under --vault-mount, default transit;
+                     the server from VAULT_ADDR, VAULT_TOKEN, VAULT_NAMESPACE,
+                     VAULT_CACERT). The key must exist: a typo never creates one
+  --vault-transit-create
+                     a new Transit key chatvault-<archive id> made for this archive
+                     only (derived, not exportable, no plaintext backup, deletion
+                     allowed) and recorded as dedicated: deleting it shreds the archive
   --recipient AGE    a device key (an age recipient age1…, see ` + "`chatvault device init`" + `);
                      may be repeated
   --passphrase       a passphrase (asked twice at a prompt, or --passphrase-file,
                      --passphrase-command, CHATVAULT_PASSPHRASE); the default when no
                      other key is chosen
   --recovery-key     a new recovery key
-An init with only KMS or device keys asks for no passphrase. More keys can be
-added later with ` + "`chatvault keys add`" + ` (at most 16).
+An init with only KMS, Vault or device keys asks for no passphrase. More keys
+can be added later with ` + "`chatvault keys add`" + ` (at most 16).
 
 A new recovery key is printed as a recovery sheet on the terminal, or written to
 --recovery-key-file (created with mode 0600; an existing file is never
@@ -70,6 +82,8 @@ overwritten); it is never printed to a redirected stdout or with --json.`,
 	f.StringVar(&opts.RecoveryKeyFile, "recovery-key-file", "", "write the new recovery key's sheet to `FILE` (implies --recovery-key)")
 	f.StringVar(&opts.KMS, "kms", "", "wrap the archive key with the AWS KMS key `KEY` (key id, ARN or alias)")
 	f.BoolVar(&opts.KMSCreate, "kms-create", false, "create a KMS key dedicated to this archive and wrap the archive key with it")
+	f.StringVar(&opts.VaultTransit, "vault-transit", "", "wrap the archive key with the Vault Transit key `KEY` (on --vault-mount)")
+	f.BoolVar(&opts.VaultCreate, "vault-transit-create", false, "create a Vault Transit key dedicated to this archive and wrap the archive key with it")
 	f.StringArrayVar(&opts.Recipients, "recipient", nil, "wrap the archive key for the device key `AGE_RECIPIENT` (age1…)")
 	f.StringVar(&opts.Cipher, "cipher", "auto", "cipher suite: auto, aes-256-gcm or chacha20-poly1305")
 	f.StringVar(&opts.PassphraseFile, "passphrase-file", "", "read the new passphrase from `FILE`")
@@ -78,17 +92,20 @@ overwritten); it is never printed to a redirected stdout or with --json.`,
 }
 
 type initRecord struct {
-	Type        string   `json:"type"`
-	ID          string   `json:"id"`
-	Label       string   `json:"label"`
-	Fingerprint string   `json:"fingerprint"`
-	Cipher      string   `json:"cipher"`
-	Wrappers    []string `json:"wrappers"`
-	KMSKey      string   `json:"kms_key,omitempty"`
-	KMSAlias    string   `json:"kms_alias,omitempty"`
-	Dedicated   bool     `json:"dedicated,omitempty"`
-	Recipients  []string `json:"recipients,omitempty"`
-	RecoveryKey string   `json:"recovery_key_file,omitempty"`
+	Type            string   `json:"type"`
+	ID              string   `json:"id"`
+	Label           string   `json:"label"`
+	Fingerprint     string   `json:"fingerprint"`
+	Cipher          string   `json:"cipher"`
+	Wrappers        []string `json:"wrappers"`
+	KMSKey          string   `json:"kms_key,omitempty"`
+	KMSAlias        string   `json:"kms_alias,omitempty"`
+	Dedicated       bool     `json:"dedicated,omitempty"`
+	VaultKey        string   `json:"vault_key,omitempty"`         // "<mount>/<key>"
+	VaultKeyVersion int      `json:"vault_key_version,omitempty"` // the Transit key version that wrapped
+	VaultDedicated  bool     `json:"vault_dedicated,omitempty"`
+	Recipients      []string `json:"recipients,omitempty"`
+	RecoveryKey     string   `json:"recovery_key_file,omitempty"`
 }
 
 func runInit(ctx context.Context, opts *initOptions) error {
@@ -108,12 +125,31 @@ func runInit(ctx context.Context, opts *initOptions) error {
 	if opts.KMS != "" && opts.KMSCreate {
 		return usageErrorf("--kms and --kms-create exclude each other")
 	}
+	if opts.VaultTransit != "" && opts.VaultCreate {
+		return usageErrorf("--vault-transit and --vault-transit-create exclude each other")
+	}
 	if err := checkRecipients(opts.Recipients); err != nil {
 		return err
 	}
+	withVault := opts.VaultTransit != "" || opts.VaultCreate
 	withKMS := opts.KMS != "" || opts.KMSCreate
 	withRecovery := opts.RecoveryKey || opts.RecoveryKeyFile != ""
-	withPassphrase := opts.Passphrase || (!withRecovery && !withKMS && len(opts.Recipients) == 0)
+	withPassphrase := opts.Passphrase || (!withRecovery && !withKMS && !withVault && len(opts.Recipients) == 0)
+
+	// A Transit key named is read first: a typo stops init before any
+	// passphrase is asked, and no encrypt ever creates a key.
+	var vc *vault.Client
+	if withVault {
+		var err error
+		if vc, err = a.vaultClient(); err != nil {
+			return err
+		}
+		if opts.VaultTransit != "" {
+			if _, err := checkVaultKey(ctx, vc, opts.VaultTransit); err != nil {
+				return err
+			}
+		}
+	}
 
 	// Decide where a new recovery key goes before anything is created.
 	var sheet *recoverySheet
@@ -142,6 +178,14 @@ func runInit(ctx context.Context, opts *initOptions) error {
 		} else {
 			lockers = append(lockers, archive.KMSLocker{KMS: c, KeyID: opts.KMS})
 		}
+	}
+	var dedicatedVault *dedicatedVaultLocker
+	switch {
+	case opts.VaultCreate:
+		dedicatedVault = &dedicatedVaultLocker{Vault: vc}
+		lockers = append(lockers, dedicatedVault)
+	case opts.VaultTransit != "":
+		lockers = append(lockers, archive.VaultLocker{Vault: vc, Key: opts.VaultTransit})
 	}
 	for _, r := range opts.Recipients {
 		lockers = append(lockers, a.ageLocker(r))
@@ -175,6 +219,8 @@ func runInit(ctx context.Context, opts *initOptions) error {
 				a.warn(fmt.Sprintf("the KMS key %s made for the archive was disabled and is scheduled for deletion on %s", dedicated.created.ARN, date.Format(time.DateOnly)))
 			}
 		}
+		// Likewise its dedicated Vault key.
+		dedicatedVault.destroy(ctx, a)
 		return err
 	}
 	id, fp := ar.ID().String(), ar.Fingerprint()
@@ -199,6 +245,8 @@ func runInit(ctx context.Context, opts *initOptions) error {
 			if w.Dedicated {
 				rec.KMSAlias = awskms.AliasName(id)
 			}
+		case archive.WrapperVault:
+			rec.VaultKey, rec.VaultKeyVersion, rec.VaultDedicated = w.KeyID, w.KeyVersion, w.Dedicated
 		case archive.WrapperAge:
 			rec.Recipients = append(rec.Recipients, w.Recipient)
 		}
@@ -216,6 +264,13 @@ func runInit(ctx context.Context, opts *initOptions) error {
 			fmt.Fprintf(a.out, "  kms key      %s (dedicated to this archive, alias %s)\n", rec.KMSKey, rec.KMSAlias)
 		} else {
 			fmt.Fprintf(a.out, "  kms key      %s\n", rec.KMSKey)
+		}
+	}
+	if rec.VaultKey != "" {
+		if rec.VaultDedicated {
+			fmt.Fprintf(a.out, "  vault key    %s v%d (dedicated to this archive)\n", rec.VaultKey, rec.VaultKeyVersion)
+		} else {
+			fmt.Fprintf(a.out, "  vault key    %s v%d\n", rec.VaultKey, rec.VaultKeyVersion)
 		}
 	}
 	for _, r := range rec.Recipients {

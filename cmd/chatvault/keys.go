@@ -12,19 +12,21 @@ import (
 
 	"github.com/chatvault/chatvault/archive"
 	"github.com/chatvault/chatvault/kms/recovery"
+	"github.com/chatvault/chatvault/kms/vault"
 	"github.com/chatvault/chatvault/remote"
 )
 
 const keysLong = `Manage the wrappers of an archive: the copies of its archive key, each
-encrypted under one key-encryption key (an AWS KMS key, a passphrase, a device
-key, a recovery key). Any one wrapper opens the archive; an archive has 1 to 16.
+encrypted under one key-encryption key (an AWS KMS key, a Vault Transit key, a
+passphrase, a device key, a recovery key). Any one wrapper opens the archive; an
+archive has 1 to 16.
 
   keys list ARCHIVE                 every wrapper, with its age; needs no secret
-  keys add ARCHIVE --kms KEY | --recipient AGE | --passphrase | --recovery-key
+  keys add ARCHIVE --kms KEY | --vault-transit KEY | --recipient AGE | --passphrase | --recovery-key
   keys remove ARCHIVE WRAPPER_ID... (an id or a unique prefix, from keys list)
 
-keys add and keys remove open the archive (device key, KMS, recovery key or
-passphrase, as every command does) and make one commit of kind "keys". The
+keys add and keys remove open the archive (device key, KMS, Vault, recovery key
+or passphrase, as every command does) and make one commit of kind "keys". The
 removed wrappers are deleted from the store, every version of them, and from
 every other store this device pushed the archive to or pulled it from (a store
 that cannot be reached is a warning: the next push there deletes them).
@@ -52,6 +54,8 @@ type wrapperRow struct {
 	ID          string     `json:"id"`
 	WrapperType string     `json:"wrapper_type"`
 	KeyARN      string     `json:"key_arn,omitempty"`
+	VaultKey    string     `json:"vault_key,omitempty"`   // vault-transit: "<mount>/<key>"
+	KeyVersion  int        `json:"key_version,omitempty"` // vault-transit: the Transit key version
 	Recipient   string     `json:"recipient,omitempty"`
 	KDF         *kdfRow    `json:"kdf,omitempty"`
 	Dedicated   bool       `json:"dedicated"`
@@ -73,6 +77,8 @@ func newWrapperRow(id archive.ID, w *archive.Wrapper, now time.Time) wrapperRow 
 	switch w.Type {
 	case archive.WrapperKMS:
 		r.KeyARN = w.KeyID
+	case archive.WrapperVault:
+		r.VaultKey, r.KeyVersion = w.KeyID, w.KeyVersion
 	case archive.WrapperAge:
 		r.Recipient = w.Recipient
 	case archive.WrapperPassphrase:
@@ -98,9 +104,10 @@ func newKeysListCmd(a *app) *cobra.Command {
 		Use:   "list ARCHIVE",
 		Short: "List the wrappers of an archive (no secret needed)",
 		Long: `List every wrapper of an archive: its id, type, what it is bound to (the KMS
-key ARN, the device's age recipient, the passphrase's Argon2id parameters
-t, m, p), whether its KMS key is dedicated to the archive, when it was made and
-its age. The archive fingerprint comes first. Needs no secret; --json prints an
+key ARN, the Vault Transit mount/key and the key version that wrapped it, the
+device's age recipient, the passphrase's Argon2id parameters t, m, p), whether
+its KMS or Vault key is dedicated to the archive, when it was made and its age.
+The archive fingerprint comes first. Needs no secret; --json prints an
 "archive" record, then one "wrapper" record per wrapper.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -163,7 +170,7 @@ func (a *app) keysList(ctx context.Context, name string) error {
 			detail = "-"
 		}
 		ded := "-"
-		if w.Type == archive.WrapperKMS {
+		if w.Type == archive.WrapperKMS || w.Type == archive.WrapperVault {
 			ded = "no"
 			if w.Dedicated {
 				ded = "yes"
@@ -179,6 +186,7 @@ func (a *app) keysList(ctx context.Context, name string) error {
 type keysAddOptions struct {
 	Archive              string
 	KMS                  string
+	VaultTransit         string
 	Recipients           []string
 	Passphrase           bool
 	RecoveryKey          bool
@@ -191,13 +199,16 @@ type keysAddOptions struct {
 func newKeysAddCmd(a *app, runF func(context.Context, *keysAddOptions) error) *cobra.Command {
 	opts := &keysAddOptions{}
 	cmd := &cobra.Command{
-		Use:   "add ARCHIVE (--kms KEY | --recipient AGE | --passphrase | --recovery-key)...",
+		Use:   "add ARCHIVE (--kms KEY | --vault-transit KEY | --recipient AGE | --passphrase | --recovery-key)...",
 		Short: "Add wrappers to an archive",
 		Long: `Add one wrapper per key given, in one commit; each new wrapper is opened
 again and checked before anything is committed (an age wrapper only when it is
 for this device's own key). An archive has at most 16 wrappers.
 
   --kms KEY           an AWS KMS key (key id, ARN or alias)
+  --vault-transit KEY a Vault Transit key on --vault-mount (default transit): a
+                      derived aes256-gcm96 or chacha20-poly1305 key that exists
+                      (a typo never creates one); Vault from VAULT_ADDR, VAULT_TOKEN
   --recipient AGE     a device key (age1…, from ` + "`chatvault device init`" + ` on that device)
   --passphrase        a new passphrase: asked twice at a prompt, or read from
                       --new-passphrase-file / --new-passphrase-command (never from
@@ -205,7 +216,7 @@ for this device's own key). An archive has at most 16 wrappers.
   --recovery-key      a new recovery key, shown once as a recovery sheet on the
                       terminal, or written to --recovery-key-file (created 0600)
 
-The archive is opened as usual (device key, KMS, then a recovery key from
+The archive is opened as usual (device key, KMS, Vault, then a recovery key from
 --unlock-recovery-key-file / --recovery-key-prompt, or a passphrase).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -219,6 +230,7 @@ The archive is opened as usual (device key, KMS, then a recovery key from
 	}
 	f := cmd.Flags()
 	f.StringVar(&opts.KMS, "kms", "", "add a wrapper under the AWS KMS key `KEY` (key id, ARN or alias)")
+	f.StringVar(&opts.VaultTransit, "vault-transit", "", "add a wrapper under the Vault Transit key `KEY` (on --vault-mount)")
 	f.StringArrayVar(&opts.Recipients, "recipient", nil, "add a wrapper for the device key `AGE_RECIPIENT` (age1…); may be repeated")
 	f.BoolVar(&opts.Passphrase, "passphrase", false, "add a wrapper under a new passphrase")
 	f.BoolVar(&opts.RecoveryKey, "recovery-key", false, "add a wrapper under a new recovery key")
@@ -243,8 +255,8 @@ type keysRecord struct {
 
 func (a *app) keysAdd(ctx context.Context, o *keysAddOptions) error {
 	withRecovery := o.RecoveryKey || o.RecoveryKeyFile != ""
-	if o.KMS == "" && len(o.Recipients) == 0 && !o.Passphrase && !withRecovery {
-		return usageErrorf("keys add: give the key to add: --kms KEY, --recipient AGE_RECIPIENT, --passphrase or --recovery-key")
+	if o.KMS == "" && o.VaultTransit == "" && len(o.Recipients) == 0 && !o.Passphrase && !withRecovery {
+		return usageErrorf("keys add: give the key to add: --kms KEY, --vault-transit KEY, --recipient AGE_RECIPIENT, --passphrase or --recovery-key")
 	}
 	if (o.NewPassphraseFile != "" || o.NewPassphraseCommand != "") && !o.Passphrase {
 		return usageErrorf("--new-passphrase-file and --new-passphrase-command go with --passphrase")
@@ -268,6 +280,16 @@ func (a *app) keysAdd(ctx context.Context, o *keysAddOptions) error {
 	if err != nil {
 		return err
 	}
+	var vc *vault.Client
+	if o.VaultTransit != "" {
+		// Read the key before anything is asked: a typo stops here.
+		if vc, err = a.vaultClient(); err != nil {
+			return err
+		}
+		if _, err := checkVaultKey(ctx, vc, o.VaultTransit); err != nil {
+			return err
+		}
+	}
 	if _, err := a.finishPending(ctx, st, ar, ""); err != nil {
 		return err
 	}
@@ -282,6 +304,9 @@ func (a *app) keysAdd(ctx context.Context, o *keysAddOptions) error {
 			return err
 		}
 		ch.Add = append(ch.Add, archive.KMSLocker{KMS: c, KeyID: o.KMS})
+	}
+	if vc != nil {
+		ch.Add = append(ch.Add, archive.VaultLocker{Vault: vc, Key: o.VaultTransit})
 	}
 	for _, r := range o.Recipients {
 		ch.Add = append(ch.Add, a.ageLocker(r))

@@ -162,12 +162,15 @@ func (a *app) device() (*device.Identity, error) {
 	return a.deviceID, a.deviceErr
 }
 
-// wrapperDetail is what identifies a wrapper's KEK: the KMS key ARN, the age
+// wrapperDetail is what identifies a wrapper's KEK: the KMS key ARN, the
+// Vault Transit mount/key and key version ("transit/k v2"), the age
 // recipient, the Argon2id parameters; "" for a recovery key.
 func wrapperDetail(w *archive.Wrapper) string {
 	switch w.Type {
 	case archive.WrapperKMS:
 		return w.KeyID
+	case archive.WrapperVault:
+		return fmt.Sprintf("%s v%d", w.KeyID, w.KeyVersion)
 	case archive.WrapperAge:
 		return w.Recipient
 	case archive.WrapperPassphrase:
@@ -175,7 +178,7 @@ func wrapperDetail(w *archive.Wrapper) string {
 			return fmt.Sprintf("argon2id t=%d m=%s p=%d", w.KDF.Time, formatKiB(w.KDF.MemoryKiB), w.KDF.Threads)
 		}
 	}
-	return w.KeyID // another service's key (Vault Transit: mount and key), or ""
+	return w.KeyID // another service's key, or ""
 }
 
 // describeWrapper names a wrapper in messages: "1a2b3c4d5e6f (aws-kms, arn:…)".

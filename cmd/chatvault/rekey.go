@@ -84,7 +84,7 @@ func (a *app) rekey(ctx context.Context, o *rotateOptions) error {
 			continue
 		}
 		switch w.Type {
-		case archive.WrapperKMS, archive.WrapperAge:
+		case archive.WrapperKMS, archive.WrapperAge, archive.WrapperVault:
 		case archive.WrapperPassphrase:
 			file := files[w.ID]
 			if file == "" {
@@ -139,6 +139,14 @@ func (a *app) rekey(ctx context.Context, o *rotateOptions) error {
 				return err
 			}
 			lockers = append(lockers, archive.KMSLocker{KMS: c, KeyID: w.KeyID, Dedicated: w.Dedicated})
+		case archive.WrapperVault:
+			// The same Transit key (on the mount the wrapper records), at
+			// its newest version.
+			c, key, err := a.vaultFor(w)
+			if err != nil {
+				return err
+			}
+			lockers = append(lockers, archive.VaultLocker{Vault: c, Key: key, Dedicated: w.Dedicated})
 		case archive.WrapperAge:
 			lockers = append(lockers, a.ageLocker(w.Recipient))
 		case archive.WrapperPassphrase:

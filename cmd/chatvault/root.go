@@ -46,6 +46,10 @@ type app struct {
 	kmsClient *awskms.Client
 	kmsErr    error
 
+	vault vaultState // --vault-mount and the Vault Transit client (vault.go)
+
+	aud auditState // --audit-log and the operator of audit records (audit.go)
+
 	deviceOnce sync.Once
 	deviceID   *device.Identity
 	deviceErr  error
@@ -80,9 +84,10 @@ from --passphrase-file, --passphrase-command, CHATVAULT_PASSPHRASE or a prompt.
 
 Opening an archive needs no prompt when this device can: its device key
 (--identity, default ~/.config/chatvault/device.key if it exists; see
-` + "`chatvault device init`" + `) and AWS KMS (the standard AWS configuration:
-AWS_REGION, profiles, AWS_ENDPOINT_URL_KMS or --kms-endpoint) are tried first,
-then a recovery key or a passphrase.
+` + "`chatvault device init`" + `), AWS KMS (the standard AWS configuration:
+AWS_REGION, profiles, AWS_ENDPOINT_URL_KMS or --kms-endpoint) and HashiCorp
+Vault Transit (VAULT_ADDR, VAULT_TOKEN, VAULT_NAMESPACE, VAULT_CACERT; the mount
+each wrapper records) are tried first, then a recovery key or a passphrase.
 
 The config setting rotation.max_age (e.g. "90d" or "2160h"; env
 CHATVAULT_ROTATION_MAX_AGE) makes every command that opens an archive warn
@@ -117,6 +122,8 @@ func newRootCmd(a *app) *cobra.Command {
 	pf.BoolVarP(&a.verbose, "verbose", "v", false, "print extra notes on stderr")
 	pf.StringVar(&a.kmsEndpoint, "kms-endpoint", "", "AWS KMS endpoint `URL` (default: AWS_ENDPOINT_URL_KMS or the standard AWS configuration)")
 	pf.StringVar(&a.identity, "identity", "", "this device's key `FILE` (default ~/.config/chatvault/device.key if it exists)")
+	a.vault.register(pf)
+	pf.StringVar(&a.aud.store, "audit-log", "", "also write every audit record to the store `STORE` (a directory or s3://bucket/prefix; the log is always kept in the state dir's audit.log)")
 
 	root.AddCommand(
 		newInitCmd(a, nil),
@@ -130,6 +137,8 @@ func newRootCmd(a *app) *cobra.Command {
 		newKeysCmd(a),
 		newRotateCmd(a, nil),
 		newDeviceCmd(a),
+		newShredCmd(a, nil),
+		newVerifyShredCmd(a, nil),
 	)
 	return root
 }

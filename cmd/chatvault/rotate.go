@@ -11,6 +11,7 @@ import (
 	"github.com/chatvault/chatvault/archive"
 	"github.com/chatvault/chatvault/kms/awskms"
 	"github.com/chatvault/chatvault/kms/recovery"
+	"github.com/chatvault/chatvault/kms/vault"
 )
 
 type rotateOptions struct {
@@ -19,6 +20,8 @@ type rotateOptions struct {
 
 	ToKMS           string
 	FromKMS         string
+	ToVault         string // --to-vault-transit
+	Rewrap          bool   // --rewrap
 	Passphrase      bool
 	RecoveryKey     bool
 	RecoveryKeyFile string
@@ -41,6 +44,9 @@ all. No segment is touched: it takes the same time whatever the archive's size.
   rotate ARCHIVE --to-kms KEY      a wrapper under the KMS key KEY (id, ARN or alias);
                                    from a KMS wrapper KMS re-encrypts (ReEncrypt) without
                                    the archive key leaving KMS
+  rotate ARCHIVE --to-vault-transit KEY
+                                   a wrapper under the Vault Transit key KEY (on
+                                   --vault-mount; the key must exist)
   rotate ARCHIVE --passphrase      a new passphrase (asked twice, or --new-passphrase-file)
   rotate ARCHIVE --recovery-key    a new recovery key (a new recovery sheet; the old one is void)
 
@@ -48,6 +54,14 @@ What is removed: the wrapper named by --remove ID, or with --replace every
 wrapper of the new one's type. Without either, the one wrapper of that type
 is replaced; when the archive has several, rotate lists them and asks for
 --remove or --replace.
+
+  rotate ARCHIVE --rewrap          after a rotation of Transit keys in Vault (vault write
+                                   -f <mount>/keys/<key>/rotate): every vault-transit
+                                   wrapper not at its key's newest version is moved
+                                   there with Transit rewrap (the archive key does not
+                                   leave Vault), in one commit; ` + "`keys list`" + ` shows each
+                                   wrapper's key version. Wrappers already at the
+                                   newest version are left alone.
 
   rotate --all --from-kms OLD --to-kms NEW [--jobs N]
                                    every archive of the store (--repo) with a wrapper
@@ -73,7 +87,7 @@ compromise, re-key:
                                    same key-encryption key — except those named by
                                    --drop. Old wrapper copies then open none of what
                                    this commit and later ones make (older versions stay
-                                   restorable with the new key). KMS and device
+                                   restorable with the new key). KMS, Vault and device
                                    wrappers need nothing; each passphrase wrapper needs
                                    its passphrase again (asked twice, or
                                    --new-passphrase-file ID=FILE, or FILE for all), and
@@ -91,7 +105,7 @@ running it again finishes the deletions (and does not rotate twice).`
 func newRotateCmd(a *app, runF func(context.Context, *rotateOptions) error) *cobra.Command {
 	o := &rotateOptions{}
 	cmd := &cobra.Command{
-		Use:   "rotate (ARCHIVE | --all) (--to-kms KEY | --passphrase | --recovery-key | --rekey)",
+		Use:   "rotate (ARCHIVE | --all) (--to-kms KEY | --to-vault-transit KEY | --rewrap | --passphrase | --recovery-key | --rekey)",
 		Short: "Move archives onto a new key-encryption key, or re-key them",
 		Long:  rotateLong,
 		Args:  cobra.MaximumNArgs(1),
@@ -112,6 +126,8 @@ func newRotateCmd(a *app, runF func(context.Context, *rotateOptions) error) *cob
 				return a.rotateAll(cmd.Context(), o)
 			case o.Rekey:
 				return a.rekey(cmd.Context(), o)
+			case o.Rewrap:
+				return a.rewrap(cmd.Context(), o)
 			}
 			return a.rotate(cmd.Context(), o)
 		},
@@ -120,6 +136,8 @@ func newRotateCmd(a *app, runF func(context.Context, *rotateOptions) error) *cob
 	f.BoolVar(&o.All, "all", false, "rotate every archive of the store with a wrapper under --from-kms")
 	f.StringVar(&o.ToKMS, "to-kms", "", "the new AWS KMS key `KEY` (key id, ARN or alias)")
 	f.StringVar(&o.FromKMS, "from-kms", "", "with --all: the old AWS KMS key `KEY` (key id, ARN or alias)")
+	f.StringVar(&o.ToVault, "to-vault-transit", "", "the new Vault Transit key `KEY` (on --vault-mount)")
+	f.BoolVar(&o.Rewrap, "rewrap", false, "move every vault-transit wrapper to its Transit key's newest version (Transit rewrap)")
 	f.BoolVar(&o.Passphrase, "passphrase", false, "rotate to a new passphrase")
 	f.BoolVar(&o.RecoveryKey, "recovery-key", false, "rotate to a new recovery key")
 	f.StringVar(&o.RecoveryKeyFile, "recovery-key-file", "", "write the new recovery key's sheet to `FILE` (implies --recovery-key)")
@@ -137,14 +155,22 @@ func newRotateCmd(a *app, runF func(context.Context, *rotateOptions) error) *cob
 func (o *rotateOptions) check() error {
 	withRecovery := o.RecoveryKey || o.RecoveryKeyFile != ""
 	n := 0
-	for _, b := range []bool{o.ToKMS != "", o.Passphrase, withRecovery} {
+	for _, b := range []bool{o.ToKMS != "", o.ToVault != "", o.Passphrase, withRecovery} {
 		if b {
 			n++
 		}
 	}
 	switch {
-	case o.Rekey && (o.ToKMS != "" || o.Passphrase || o.RecoveryKey || o.All || len(o.Remove) > 0 || o.Replace):
-		return usageErrorf("--rekey makes every wrapper again for its own key: it takes no --to-kms, --passphrase, --recovery-key, --remove, --replace or --all (drop wrappers with --drop ID)")
+	case o.Rekey && o.Rewrap:
+		return usageErrorf("--rekey and --rewrap exclude each other")
+	case o.Rewrap && (n > 0 || o.All || len(o.Remove) > 0 || o.Replace || len(o.Drop) > 0 || o.FromKMS != "" || len(o.NewPassphraseFiles) > 0 || o.NewPassphraseCommand != ""):
+		return usageErrorf("--rewrap moves the vault-transit wrappers of one archive to their keys' newest versions: it takes no other key, --remove, --replace, --drop or --all")
+	case o.Rewrap && o.Archive == "":
+		return usageErrorf("rotate --rewrap: give ARCHIVE")
+	case o.Rewrap:
+		return nil
+	case o.Rekey && (o.ToKMS != "" || o.ToVault != "" || o.Passphrase || o.RecoveryKey || o.All || len(o.Remove) > 0 || o.Replace):
+		return usageErrorf("--rekey makes every wrapper again for its own key: it takes no --to-kms, --to-vault-transit, --passphrase, --recovery-key, --remove, --replace or --all (drop wrappers with --drop ID)")
 	case o.Rekey && o.Archive == "":
 		return usageErrorf("rotate --rekey: give ARCHIVE")
 	case o.Rekey && (o.Jobs < 1 || o.Jobs > 64):
@@ -164,7 +190,7 @@ func (o *rotateOptions) check() error {
 	case !o.All && o.FromKMS != "":
 		return usageErrorf("--from-kms goes with --all (for one archive, use --remove ID or --replace)")
 	case n != 1:
-		return usageErrorf("rotate: give exactly one new key: --to-kms KEY, --passphrase or --recovery-key")
+		return usageErrorf("rotate: give exactly one new key: --to-kms KEY, --to-vault-transit KEY, --passphrase or --recovery-key (or --rewrap, --rekey)")
 	case len(o.Remove) > 0 && o.Replace:
 		return usageErrorf("--remove and --replace exclude each other")
 	case (len(o.NewPassphraseFiles) > 0 || o.NewPassphraseCommand != "") && !o.Passphrase:
@@ -183,6 +209,8 @@ func (a *app) rotate(ctx context.Context, o *rotateOptions) error {
 	switch {
 	case o.ToKMS != "":
 		newType = archive.WrapperKMS
+	case o.ToVault != "":
+		newType = archive.WrapperVault
 	case withRecovery:
 		newType = archive.WrapperRecovery
 	}
@@ -222,6 +250,19 @@ func (a *app) rotate(ctx context.Context, o *rotateOptions) error {
 			return fmt.Errorf("%w: KMS key %s is %s: it cannot wrap anything", awskms.ErrDisabled, ki.ARN, ki.State)
 		}
 		newARN = ki.ARN
+	}
+	// The new Transit key, read first (a typo stops here), by the
+	// <mount>/<key> the wrappers record.
+	var vc *vault.Client
+	var newVault string
+	if o.ToVault != "" {
+		if vc, err = a.vaultClient(); err != nil {
+			return err
+		}
+		if _, err := checkVaultKey(ctx, vc, o.ToVault); err != nil {
+			return err
+		}
+		newVault = vc.Mount() + "/" + o.ToVault
 	}
 
 	// What goes.
@@ -265,6 +306,13 @@ func (a *app) rotate(ctx context.Context, o *rotateOptions) error {
 			}
 		}
 	}
+	if newVault != "" {
+		for _, w := range ws {
+			if w.Type == archive.WrapperVault && w.KeyID == newVault {
+				return usageErrorf("archive %s already has wrapper %s under the Transit key %s (version %d): after a rotation of the key in Vault, use `chatvault rotate %s --rewrap`", ar.ID().Short(), w.ID.Short(), newVault, w.KeyVersion, ar.ID().Short())
+			}
+		}
+	}
 
 	if err := a.unlock(ctx, ar, o.Keys, false); err != nil {
 		return err
@@ -297,6 +345,10 @@ func (a *app) rotate(ctx context.Context, o *rotateOptions) error {
 		} else {
 			ch.Add = []archive.Locker{plain}
 		}
+	case archive.WrapperVault:
+		// Transit rewrap stays within one key: another key wraps the
+		// archive key (open here) with encrypt.
+		ch.Add = []archive.Locker{archive.VaultLocker{Vault: vc, Key: o.ToVault}}
 	case archive.WrapperPassphrase:
 		l, err := a.newPassphraseLocker(ctx, a.newPassphraseSource(first(o.NewPassphraseFiles), o.NewPassphraseCommand), a.archiveName(ar.ID()))
 		if err != nil {
@@ -468,4 +520,94 @@ func (a *app) rotateAll(ctx context.Context, o *rotateOptions) error {
 			hint: "fix the causes above and run the same command again: it skips the archives already rotated"}
 	}
 	return nil
+}
+
+// rewrap moves every vault-transit wrapper of an archive that is not at its
+// Transit key's newest version to that version with Transit rewrap (rotate
+// --rewrap), in one keys commit: the archive key never leaves Vault. A
+// wrapper whose rewrap Vault refuses (its version below the key's
+// min_decryption_version, say) is made again with encrypt under the newest
+// version when the archive opened by other means.
+func (a *app) rewrap(ctx context.Context, o *rotateOptions) error {
+	st, err := a.openStore(ctx, a.repo, storeWrite)
+	if err != nil {
+		return err
+	}
+	ar, err := a.openArchive(ctx, st, o.Archive, "")
+	if err != nil {
+		return err
+	}
+	if done, err := a.finishPending(ctx, st, ar, archive.KindKeys); err != nil || done {
+		return err // a rerun after a failed deletion: finished, nothing more
+	}
+	ws, err := ar.Wrappers(ctx)
+	if err != nil {
+		return err
+	}
+	type move struct {
+		w      *archive.Wrapper
+		c      *vault.Client
+		key    string
+		latest int
+	}
+	var moves []move
+	vaultWrappers := 0
+	for _, w := range ws {
+		if w.Type != archive.WrapperVault {
+			continue
+		}
+		vaultWrappers++
+		c, key, err := a.vaultFor(w)
+		if err != nil {
+			return err
+		}
+		info, exists, err := c.KeyInfo(ctx, key)
+		if err != nil {
+			return err
+		}
+		if !exists {
+			return &vault.Error{Op: "rewrap with", Key: w.KeyID, Class: vault.ErrKeyNotFound,
+				Hint: "wrapper " + w.ID.Short() + " is under a Transit key that no longer exists: remove it with `chatvault keys remove`"}
+		}
+		if w.KeyVersion >= info.LatestVersion {
+			a.notef("wrapper %s is at the newest version (%d) of %s", w.ID.Short(), info.LatestVersion, w.KeyID)
+			continue
+		}
+		moves = append(moves, move{w: w, c: c, key: key, latest: info.LatestVersion})
+	}
+	if vaultWrappers == 0 {
+		return usageErrorf("archive %s has no vault-transit wrapper to rewrap (add one with `chatvault keys add %s --vault-transit KEY`)", ar.ID().Short(), ar.ID().Short())
+	}
+	if len(moves) == 0 {
+		if a.json {
+			return a.emit(keysRecord{Type: "keys", Op: "rotate", Archive: ar.ID().String(), Added: []wrapperRow{}, Removed: []wrapperRow{}}) // commit 0: nothing done
+		}
+		a.printf("every vault-transit wrapper of archive %s is at its Transit key's newest version: nothing to rewrap\n", a.archiveName(ar.ID()))
+		return nil
+	}
+
+	if err := a.unlock(ctx, ar, o.Keys, false); err != nil {
+		return err
+	}
+	var ch archive.WrapperChange
+	var fallback []archive.Locker
+	for _, m := range moves {
+		a.notef("rewrapping wrapper %s from version %d to %d of %s", m.w.ID.Short(), m.w.KeyVersion, m.latest, m.w.KeyID)
+		ch.Remove = append(ch.Remove, m.w.ID)
+		ch.Add = append(ch.Add, archive.VaultRewrapLocker{Vault: m.c, From: m.w})
+		fallback = append(fallback, archive.VaultLocker{Vault: m.c, Key: m.key, Dedicated: m.w.Dedicated})
+	}
+	res, err := ar.ChangeWrappers(ctx, ch)
+	if err != nil && res.Commit == 0 && vaultRefusal(err) && !errors.Is(err, vault.ErrDenied) && !errors.Is(err, archive.ErrIntegrity) {
+		// Vault does not rewrap the old ciphertext (below the key's
+		// min_decryption_version, say); the archive is open, so the newest
+		// version wraps the archive key directly.
+		a.notef("rewrapping failed (%v); encrypting under the newest key versions instead", err)
+		ch.Add = fallback
+		res, err = ar.ChangeWrappers(ctx, ch)
+	}
+	if err != nil && res.Commit == 0 {
+		return err
+	}
+	return a.reportKeys(ctx, st, ar, "rotate", res, err, "")
 }

@@ -151,9 +151,10 @@ func (a *app) secretSource(k keyFlags, stdinIsData bool) secret.Source {
 }
 
 // unlock adds the archive key to ar. It tries, without prompting, this
-// device's key (an age wrapper for it) and AWS KMS (a client is made only if
-// the archive has an aws-kms wrapper), then the recovery key if one is given,
-// else a passphrase (asked only if the archive has a passphrase wrapper).
+// device's key (an age wrapper for it), AWS KMS and Vault Transit (a client
+// is made only if the archive has an aws-kms or vault-transit wrapper), then
+// the recovery key if one is given, else a passphrase (asked only if the
+// archive has a passphrase wrapper).
 func (a *app) unlock(ctx context.Context, ar *archive.Archive, k keyFlags, stdinIsData bool) error {
 	var secretU archive.Unlocker
 	hint := ""
@@ -192,24 +193,41 @@ func (a *app) unlock(ctx context.Context, ar *archive.Archive, k keyFlags, stdin
 		unlockers = append(unlockers, archive.AgeUnlocker{Identity: id})
 	}
 	ku := &kmsUnlocker{app: a}
-	unlockers = append(unlockers, ku, secretU)
+	vu := &vaultUnlocker{app: a}
+	unlockers = append(unlockers, ku, vu, secretU)
 
 	err = ar.Unlock(ctx, unlockers...)
+	unreachable, down := ku.unreachable, map[string]bool{}
+	if ku.unreachable != nil {
+		down[archive.WrapperKMS] = true
+	}
+	if vu.unreachable != nil {
+		down[archive.WrapperVault] = true
+		if unreachable == nil {
+			unreachable = vu.unreachable
+		}
+	}
+	refused := ku.refused
+	if refused == nil {
+		refused = vu.refused
+	}
 	switch {
 	case err == nil, errors.Is(err, archive.ErrIntegrity), ctx.Err() != nil:
 		return err
-	case ku.unreachable != nil:
-		// The KMS wrapper could not be tried: that, not the other keys, is the failure.
-		if onlyKMS(ctx, ar) {
-			return ku.unreachable
+	case unreachable != nil:
+		// The KMS or Vault wrapper could not be tried: that, not the other
+		// keys, is the failure.
+		if onlyTypes(ctx, ar, down) {
+			return unreachable
 		}
-		return fmt.Errorf("%w (and no other key given opens it: %v)", ku.unreachable, err)
-	case ku.refused != nil && !errors.Is(err, ku.refused):
-		// KMS refused, then the other keys failed too (or no passphrase was
-		// available): the refusal comes first, and decides the hint.
-		return fmt.Errorf("%w; %w", ku.refused, err)
+		return fmt.Errorf("%w (and no other key given opens it: %v)", unreachable, err)
+	case refused != nil && !errors.Is(err, refused):
+		// KMS or Vault refused, then the other keys failed too (or no
+		// passphrase was available): the refusal comes first, and decides
+		// the hint.
+		return fmt.Errorf("%w; %w", refused, err)
 	}
-	if errors.Is(err, archive.ErrWrongKey) && !kmsRefusal(err) {
+	if errors.Is(err, archive.ErrWrongKey) && !kmsRefusal(err) && !vaultRefusal(err) {
 		if hint == "" {
 			hint = opensWith(ctx, ar)
 		}
@@ -244,14 +262,15 @@ func opensWith(ctx context.Context, ar *archive.Archive) string {
 	return "the archive opens only with " + strings.Join(keys, " or ") + " (a device key file is given with --identity FILE)"
 }
 
-// onlyKMS reports whether every wrapper of the archive is an aws-kms one.
-func onlyKMS(ctx context.Context, ar *archive.Archive) bool {
+// onlyTypes reports whether every wrapper of the archive is of one of the
+// types (those whose service could not be reached).
+func onlyTypes(ctx context.Context, ar *archive.Archive, types map[string]bool) bool {
 	ws, err := ar.Wrappers(ctx)
 	if err != nil {
 		return false
 	}
 	for _, w := range ws {
-		if w.Type != archive.WrapperKMS {
+		if !types[w.Type] {
 			return false
 		}
 	}
