@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -106,4 +107,20 @@ func (a *app) audit(ctx context.Context, action string, id archive.ID, details m
 		defer a.outMu.Unlock()
 		fmt.Fprintf(a.errOut, "warning: the audit log was not written: %s\n", oneLine(err.Error()))
 	}
+}
+
+// describeWrappers names wrappers and their KEKs for the audit log (types,
+// ARNs, recipients, KDF parameters: never a secret).
+func describeWrappers(ws []*archive.Wrapper) []string {
+	out := make([]string, 0, len(ws))
+	for _, w := range ws {
+		out = append(out, describeWrapper(w))
+	}
+	return out
+}
+
+// hadRecovery reports whether a wrapper set held a recovery-key wrapper
+// (whose sheet a re-key makes void).
+func hadRecovery(ws []*archive.Wrapper) bool {
+	return slices.ContainsFunc(ws, func(w *archive.Wrapper) bool { return w.Type == archive.WrapperRecovery })
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/chatvault/chatvault/archive"
+	"github.com/chatvault/chatvault/archive/audit"
 	"github.com/chatvault/chatvault/crypto/seal"
 	"github.com/chatvault/chatvault/kms/awskms"
 	"github.com/chatvault/chatvault/kms/recovery"
@@ -251,6 +252,7 @@ func runInit(ctx context.Context, opts *initOptions) error {
 			rec.Recipients = append(rec.Recipients, w.Recipient)
 		}
 	}
+	a.audit(ctx, audit.ActionInit, ar.ID(), map[string]any{"commit": 1, "fingerprint": fp, "wrappers": describeWrappers(ws)})
 	if a.json {
 		return a.emit(rec)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/chatvault/chatvault/archive"
+	"github.com/chatvault/chatvault/archive/audit"
 	"github.com/chatvault/chatvault/kms/recovery"
 	"github.com/chatvault/chatvault/kms/vault"
 	"github.com/chatvault/chatvault/remote"
@@ -356,6 +357,10 @@ func (a *app) keysAdd(ctx context.Context, o *keysAddOptions) error {
 // (deleting a tombstoned object from this store).
 func (a *app) reportKeys(ctx context.Context, st remote.Store, ar *archive.Archive, op string, res archive.KeysResult, cerr error, sheetFile string) error {
 	now := time.Now()
+	if res.Commit != 0 {
+		action := map[string]string{"add": audit.ActionKeysAdd, "remove": audit.ActionKeysRemove, "rotate": audit.ActionRotate}[op]
+		a.audit(ctx, action, ar.ID(), map[string]any{"commit": res.Commit, "added": describeWrappers(res.Added), "removed": describeWrappers(res.Removed)})
+	}
 	if a.json {
 		if err := a.emit(keysRecord{Type: "keys", Op: op, Archive: ar.ID().String(), Commit: res.Commit,
 			Added: wrapperRows(ar.ID(), res.Added, now), Removed: wrapperRows(ar.ID(), res.Removed, now),

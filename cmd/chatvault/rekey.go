@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archive"
+	"github.com/chatvault/chatvault/archive/audit"
 	"github.com/chatvault/chatvault/kms/recovery"
 	"github.com/chatvault/chatvault/kms/secret"
 )
@@ -187,6 +188,8 @@ func (a *app) rekey(ctx context.Context, o *rotateOptions) error {
 			gone = append(gone, w)
 		}
 	}
+	a.audit(ctx, audit.ActionRekey, ar.ID(), map[string]any{"commit": res.Commit, "epoch": res.Epoch,
+		"wrappers": describeWrappers(res.Wrappers), "dropped": describeWrappers(gone), "recovery_sheet_void": hadRecovery(ws)})
 	now := time.Now()
 	if a.json {
 		if err := a.emit(rekeyRecord{Type: "rekey", Archive: ar.ID().String(), Commit: res.Commit, Epoch: res.Epoch,
