@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -31,37 +30,23 @@ import (
 func TestScriptsKMS(t *testing.T) {
 	endpoint := kmstest.Endpoint(t)
 	client := kmstest.Client(t)
-	testscript.Run(t, testscript.Params{
-		Dir:                 filepath.Join("testdata", "kmsscript"),
-		RequireExplicitExec: true,
-		Setup: func(env *testscript.Env) error {
-			home := filepath.Join(env.WorkDir, "home")
-			env.Setenv("HOME", home)
-			env.Setenv("XDG_DATA_HOME", filepath.Join(home, "data"))
-			env.Setenv("XDG_STATE_HOME", filepath.Join(home, "state"))
-			env.Setenv("XDG_CONFIG_HOME", filepath.Join(home, "config"))
-			env.Setenv("TZ", "UTC")
-			env.Setenv("KMS", endpoint)
-			env.Setenv("AWS_ENDPOINT_URL_KMS", endpoint)
-			env.Setenv("AWS_REGION", kmstest.Region)
-			id, secret := os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY")
-			if id == "" || secret == "" {
-				id, secret = "test", "test"
-			}
-			env.Setenv("AWS_ACCESS_KEY_ID", id)
-			env.Setenv("AWS_SECRET_ACCESS_KEY", secret)
-			env.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-			return nil
-		},
-		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"exitcode":    cmdExitCode,
-			"capture":     cmdCapture,
-			"catglob":     cmdCatGlob,
-			"kmskey":      kmsKeyCmd(client),
-			"kmsdisable":  kmsDisableCmd(client),
-			"kmsenable":   kmsEnableCmd(client),
-			"kmsdescribe": kmsDescribeCmd(client),
-		},
+	runScripts(t, "kmsscript", func(env *testscript.Env) error {
+		env.Setenv("KMS", endpoint)
+		env.Setenv("AWS_ENDPOINT_URL_KMS", endpoint)
+		env.Setenv("AWS_REGION", kmstest.Region)
+		id, secret := os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY")
+		if id == "" || secret == "" {
+			id, secret = "test", "test"
+		}
+		env.Setenv("AWS_ACCESS_KEY_ID", id)
+		env.Setenv("AWS_SECRET_ACCESS_KEY", secret)
+		env.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+		return nil
+	}, map[string]scriptCmd{
+		"kmskey":      kmsKeyCmd(client),
+		"kmsdisable":  kmsDisableCmd(client),
+		"kmsenable":   kmsEnableCmd(client),
+		"kmsdescribe": kmsDescribeCmd(client),
 	})
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,19 +20,24 @@ func TestMain(m *testing.M) {
 	})
 }
 
-// TestScripts drives the whole binary through testdata/script/*.txtar.
-//
-// Every script starts with HOME and the XDG directories under $WORK, so no run
-// touches the real home; scripts set CHATVAULT_PASSPHRASE themselves. Extra
-// commands:
+// scriptCmd is a testscript command.
+type scriptCmd = func(ts *testscript.TestScript, neg bool, args []string)
+
+// runScripts drives the whole binary through testdata/<dir>/*.txtar. Every
+// script starts with HOME and the XDG directories under $WORK, so no run
+// touches the real home, and TZ=UTC; scripts set CHATVAULT_PASSPHRASE
+// themselves. setup adds what a set needs (a server's endpoint), cmds its own
+// commands beside these:
 //
 //	exitcode N PROG ARGS...   run PROG like exec and require exit status N
 //	catglob PATTERN...        print the files matching the patterns (sorted) in turn
 //	corrupt PATTERN           flip the last byte of the largest file matching PATTERN
 //	capture VAR REGEXP        set $VAR to REGEXP's first group in the last command's stdout
-func TestScripts(t *testing.T) {
+func runScripts(t *testing.T, dir string, setup func(env *testscript.Env) error, cmds map[string]scriptCmd) {
+	all := map[string]scriptCmd{"exitcode": cmdExitCode, "catglob": cmdCatGlob, "corrupt": cmdCorrupt, "capture": cmdCapture}
+	maps.Copy(all, cmds)
 	testscript.Run(t, testscript.Params{
-		Dir:                 filepath.Join("testdata", "script"),
+		Dir:                 filepath.Join("testdata", dir),
 		RequireExplicitExec: true,
 		Setup: func(env *testscript.Env) error {
 			home := filepath.Join(env.WorkDir, "home")
@@ -40,22 +46,27 @@ func TestScripts(t *testing.T) {
 			env.Setenv("XDG_STATE_HOME", filepath.Join(home, "state"))
 			env.Setenv("XDG_CONFIG_HOME", filepath.Join(home, "config"))
 			env.Setenv("TZ", "UTC")
-			// The real sample exports of ../shared/testdata-public, which sits
-			// beside the repository here and in CI.
-			shared, err := filepath.Abs(filepath.Join("..", "..", "..", "shared", "testdata-public"))
-			if err != nil {
-				return err
+			if setup == nil {
+				return nil
 			}
-			env.Setenv("SAMPLES", shared)
-			return nil
+			return setup(env)
 		},
-		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"exitcode": cmdExitCode,
-			"catglob":  cmdCatGlob,
-			"corrupt":  cmdCorrupt,
-			"capture":  cmdCapture,
-		},
+		Cmds: all,
 	})
+}
+
+// TestScripts: testdata/script/*.txtar, the local store and passphrases.
+func TestScripts(t *testing.T) {
+	runScripts(t, "script", func(env *testscript.Env) error {
+		// The real sample exports of ../shared/testdata-public, which sits
+		// beside the repository here and in CI.
+		shared, err := filepath.Abs(filepath.Join("..", "..", "..", "shared", "testdata-public"))
+		if err != nil {
+			return err
+		}
+		env.Setenv("SAMPLES", shared)
+		return nil
+	}, nil)
 }
 
 func cmdExitCode(ts *testscript.TestScript, neg bool, args []string) {

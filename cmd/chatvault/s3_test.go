@@ -2,7 +2,6 @@ package main
 
 import (
 	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -15,27 +14,13 @@ import (
 // fresh bucket in $BUCKET (versioned) and the server in $S3.
 func TestScriptsS3(t *testing.T) {
 	endpoint := s3test.Endpoint(t)
-	testscript.Run(t, testscript.Params{
-		Dir:                 filepath.Join("testdata", "s3script"),
-		RequireExplicitExec: true,
-		Setup: func(env *testscript.Env) error {
-			home := filepath.Join(env.WorkDir, "home")
-			env.Setenv("HOME", home)
-			env.Setenv("XDG_DATA_HOME", filepath.Join(home, "data"))
-			env.Setenv("XDG_STATE_HOME", filepath.Join(home, "state"))
-			env.Setenv("XDG_CONFIG_HOME", filepath.Join(home, "config"))
-			env.Setenv("TZ", "UTC")
-			env.Setenv("S3", endpoint)
-			env.Setenv("AWS_ENDPOINT_URL_S3", endpoint)
-			for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION"} {
-				env.Setenv(k, os.Getenv(k))
-			}
-			env.Setenv("BUCKET", s3test.Bucket(env.T().(testing.TB), true))
-			return nil
-		},
-		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"exitcode": cmdExitCode,
-			"capture":  cmdCapture,
-		},
-	})
+	runScripts(t, "s3script", func(env *testscript.Env) error {
+		env.Setenv("S3", endpoint)
+		env.Setenv("AWS_ENDPOINT_URL_S3", endpoint)
+		for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION"} {
+			env.Setenv(k, os.Getenv(k))
+		}
+		env.Setenv("BUCKET", s3test.Bucket(env.T().(testing.TB), true))
+		return nil
+	}, nil)
 }

@@ -50,43 +50,29 @@ func TestScriptsShred(t *testing.T) {
 	kmsEndpoint := kmstest.Endpoint(t)
 	kmsClient := kmstest.Client(t)
 	s3c := s3test.Client(t)
-	testscript.Run(t, testscript.Params{
-		Dir:                 filepath.Join("testdata", "shredscript"),
-		RequireExplicitExec: true,
-		Setup: func(env *testscript.Env) error {
-			home := filepath.Join(env.WorkDir, "home")
-			env.Setenv("HOME", home)
-			env.Setenv("XDG_DATA_HOME", filepath.Join(home, "data"))
-			env.Setenv("XDG_STATE_HOME", filepath.Join(home, "state"))
-			env.Setenv("XDG_CONFIG_HOME", filepath.Join(home, "config"))
-			env.Setenv("TZ", "UTC")
-			env.Setenv("S3", s3endpoint)
-			env.Setenv("AWS_ENDPOINT_URL_S3", s3endpoint)
-			env.Setenv("KMS", kmsEndpoint)
-			env.Setenv("AWS_ENDPOINT_URL_KMS", kmsEndpoint)
-			// No STS here: the operator is named by the local user, at once.
-			env.Setenv("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:9")
-			env.Setenv("AWS_REGION", kmstest.Region)
-			for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} {
-				env.Setenv(k, os.Getenv(k))
-			}
-			env.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-			env.Setenv("BUCKET", s3test.Bucket(env.T().(testing.TB), true))
-			return nil
-		},
-		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"exitcode":    cmdExitCode,
-			"capture":     cmdCapture,
-			"catglob":     cmdCatGlob,
-			"kmskey":      kmsKeyCmd(kmsClient),
-			"kmsdisable":  kmsDisableCmd(kmsClient),
-			"kmsdescribe": kmsDescribeCmd(kmsClient),
-			"kmscancel":   kmsCancelCmd(kmsClient),
-			"s3versions":  s3VersionsCmd(s3c),
-			"s3get":       s3GetCmd(s3c),
-			"s3put":       s3PutCmd(s3c),
-			"replace":     cmdReplace,
-		},
+	runScripts(t, "shredscript", func(env *testscript.Env) error {
+		env.Setenv("S3", s3endpoint)
+		env.Setenv("AWS_ENDPOINT_URL_S3", s3endpoint)
+		env.Setenv("KMS", kmsEndpoint)
+		env.Setenv("AWS_ENDPOINT_URL_KMS", kmsEndpoint)
+		// No STS here: the operator is named by the local user, at once.
+		env.Setenv("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:9")
+		env.Setenv("AWS_REGION", kmstest.Region)
+		for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} {
+			env.Setenv(k, os.Getenv(k))
+		}
+		env.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+		env.Setenv("BUCKET", s3test.Bucket(env.T().(testing.TB), true))
+		return nil
+	}, map[string]scriptCmd{
+		"kmskey":      kmsKeyCmd(kmsClient),
+		"kmsdisable":  kmsDisableCmd(kmsClient),
+		"kmsdescribe": kmsDescribeCmd(kmsClient),
+		"kmscancel":   kmsCancelCmd(kmsClient),
+		"s3versions":  s3VersionsCmd(s3c),
+		"s3get":       s3GetCmd(s3c),
+		"s3put":       s3PutCmd(s3c),
+		"replace":     cmdReplace,
 	})
 }
 

@@ -36,32 +36,18 @@ import (
 func TestScriptsVault(t *testing.T) {
 	c := vaulttest.Client(t)
 	addr, token := c.Address(), c.API().Token()
-	testscript.Run(t, testscript.Params{
-		Dir:                 filepath.Join("testdata", "vaultscript"),
-		RequireExplicitExec: true,
-		Setup: func(env *testscript.Env) error {
-			home := filepath.Join(env.WorkDir, "home")
-			env.Setenv("HOME", home)
-			env.Setenv("XDG_DATA_HOME", filepath.Join(home, "data"))
-			env.Setenv("XDG_STATE_HOME", filepath.Join(home, "state"))
-			env.Setenv("XDG_CONFIG_HOME", filepath.Join(home, "config"))
-			env.Setenv("TZ", "UTC")
-			env.Setenv("VAULT_ADDR", addr)
-			env.Setenv("VAULT_TOKEN", token)
-			env.Setenv("ROOT_TOKEN", token)
-			env.Setenv("ROOT_ADDR", addr)
-			env.Setenv("VAULT_MAX_RETRIES", "1")
-			return nil
-		},
-		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"exitcode":    cmdExitCode,
-			"capture":     cmdCapture,
-			"catglob":     cmdCatGlob,
-			"vaultkey":    vaultKeyCmd(c),
-			"vaultrotate": vaultRotateCmd(c),
-			"vaultminver": vaultMinVerCmd(c),
-			"vaultinfo":   vaultInfoCmd(c),
-		},
+	runScripts(t, "vaultscript", func(env *testscript.Env) error {
+		env.Setenv("VAULT_ADDR", addr)
+		env.Setenv("VAULT_TOKEN", token)
+		env.Setenv("ROOT_TOKEN", token)
+		env.Setenv("ROOT_ADDR", addr)
+		env.Setenv("VAULT_MAX_RETRIES", "1")
+		return nil
+	}, map[string]scriptCmd{
+		"vaultkey":    vaultKeyCmd(c),
+		"vaultrotate": vaultRotateCmd(c),
+		"vaultminver": vaultMinVerCmd(c),
+		"vaultinfo":   vaultInfoCmd(c),
 	})
 }
 
