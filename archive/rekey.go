@@ -8,7 +8,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 
+	"github.com/chatvault/chatvault/archive/canon"
 	"github.com/chatvault/chatvault/crypto/seal"
 )
 
@@ -43,7 +46,19 @@ type RekeyResult struct {
 // (which the CLI runs before any key operation) completes it, and the
 // re-key is not made twice.
 func (a *Archive) Rekey(ctx context.Context, lockers []Locker) (RekeyResult, error) {
-	return a.replaceKey(ctx, lockers, nil)
+	return a.replaceKey(ctx, lockers, nil, false)
+}
+
+// RekeyReencrypt is Rekey that also gives every conversation a new key and
+// re-encrypts all its objects under it — segments, index runs, blobs and
+// manifests, one object at a time (memory bounded by the largest object) —
+// so that not even a conversation key kept from before opens anything. The
+// re-encrypted copies are written before the commit; the old objects are its
+// tombstones, deleted after it. Its cost is O(data). A run interrupted before
+// the commit leaves only unreferenced copies (prune removes them) and is
+// started again from the beginning.
+func (a *Archive) RekeyReencrypt(ctx context.Context, lockers []Locker) (RekeyResult, error) {
+	return a.replaceKey(ctx, lockers, nil, true)
 }
 
 // ShredConversation destroys one conversation: one commit of kind shred that
@@ -55,11 +70,11 @@ func (a *Archive) Rekey(ctx context.Context, lockers []Locker) (RekeyResult, err
 // only in its own manifests and die with its key. Every other conversation,
 // in every version, still restores.
 func (a *Archive) ShredConversation(ctx context.Context, conv ID, lockers []Locker) (RekeyResult, error) {
-	return a.replaceKey(ctx, lockers, &conv)
+	return a.replaceKey(ctx, lockers, &conv, false)
 }
 
 // replaceKey is Rekey, and with drop set ShredConversation.
-func (a *Archive) replaceKey(ctx context.Context, lockers []Locker, drop *ID) (RekeyResult, error) {
+func (a *Archive) replaceKey(ctx context.Context, lockers []Locker, drop *ID, reencrypt bool) (RekeyResult, error) {
 	var res RekeyResult
 	if err := a.needKey(); err != nil {
 		return res, err
@@ -84,11 +99,11 @@ func (a *Archive) replaceKey(ctx context.Context, lockers []Locker, drop *ID) (R
 	defer l.release()
 
 	oldKey, oldSigner := a.key, a.signer
-	newKey, err := newKey(a.opts.Rand)
+	nextKey, err := newKey(a.opts.Rand)
 	if err != nil {
 		return res, err
 	}
-	newSigner := signingKey(newKey, a.id)
+	newSigner := signingKey(nextKey, a.id)
 	n := a.Head() + 1
 	head := a.commits[len(a.commits)-1].body
 	b := a.newBuilder()
@@ -111,7 +126,7 @@ func (a *Archive) replaceKey(ctx context.Context, lockers []Locker, drop *ID) (R
 	}
 
 	// From here on objects are made under the new key.
-	a.key, a.nextEpoch = newKey, head.Epoch+1
+	a.key, a.nextEpoch = nextKey, head.Epoch+1
 	defer func() {
 		if res.Commit == 0 { // failed: back to the old key
 			a.key, a.signer, a.nextEpoch = oldKey, oldSigner, 0
@@ -124,7 +139,9 @@ func (a *Archive) replaceKey(ctx context.Context, lockers []Locker, drop *ID) (R
 	if err != nil {
 		return res, err
 	}
-	srcMAC := hmac.New(sha256.New, sourceHashKey(newKey, a.id))
+	srcMAC := hmac.New(sha256.New, sourceHashKey(nextKey, a.id))
+	movedManifests := map[ID]Ref{} // conversation manifests re-encrypted under new conversation keys
+	var reencrypted []tombstone
 	entries := make([]keyTableEntry, 0, len(a.keyTable))
 	for _, e := range a.keyTable {
 		if drop != nil && e.Conv == *drop {
@@ -138,14 +155,28 @@ func (a *Archive) replaceKey(ctx context.Context, lockers []Locker, drop *ID) (R
 			srcMAC.Reset()
 			io.WriteString(srcMAC, m.SourceKey)
 			srcMAC.Sum(e.SourceHash[:0])
+			if reencrypt {
+				convKey, err := newKey(a.opts.Rand)
+				if err != nil {
+					return res, err
+				}
+				moved, objs, err := a.reencryptConversation(ctx, b, e.Conv, convKey, ref)
+				if err != nil {
+					return res, err
+				}
+				maps.Copy(movedManifests, moved)
+				reencrypted = append(reencrypted, objs...)
+				e.Key = [32]byte(convKey)
+			}
 		}
 		entries = append(entries, e)
 	}
-	keyTable, err := b.sealed(ctx, areaKeys, seal.KindKeyTable, nil, newKey, encodeKeyTable(entries))
+	keyTable, err := b.sealed(ctx, areaKeys, seal.KindKeyTable, nil, nextKey, encodeKeyTable(entries))
 	if err != nil {
 		return res, err
 	}
 	tombs := append([]tombstone{{Area: "keys", ID: head.WrapperSet.ID}}, dropped...)
+	tombs = append(tombs, reencrypted...)
 	for _, w := range current {
 		tombs = append(tombs, wrapperTombstone(w))
 	}
@@ -161,13 +192,25 @@ func (a *Archive) replaceKey(ctx context.Context, lockers []Locker, drop *ID) (R
 		return res, err
 	}
 	var remap []remapEntry
+	versions := make([]*versionManifest, len(a.versions))
 	for i, vm := range a.versions {
 		orig := a.commits[i].body.VersionManifest
 		current := orig.ID
 		if r, ok := remapped[orig.ID]; ok {
 			current = r.New.ID
 		}
-		ref, err := b.sealedJSON(ctx, areaObjects, seal.KindVersionManifest, nil, newKey, vm)
+		versions[i] = vm
+		if len(movedManifests) > 0 {
+			cp := *vm
+			cp.Conversations = slices.Clone(vm.Conversations)
+			for j, cc := range cp.Conversations {
+				if moved, ok := movedManifests[cc.Manifest.ID]; ok {
+					cp.Conversations[j].Manifest = moved
+				}
+			}
+			versions[i] = &cp
+		}
+		ref, err := b.sealedJSON(ctx, areaObjects, seal.KindVersionManifest, nil, nextKey, versions[i])
 		if err != nil {
 			return res, err
 		}
@@ -197,7 +240,7 @@ func (a *Archive) replaceKey(ctx context.Context, lockers []Locker, drop *ID) (R
 	last := a.versions[len(a.versions)-1]
 	vm := &versionManifest{Commit: n, Time: a.opts.Now().UTC(), Label: last.Label, Parent: &head.VersionManifest,
 		Conversations: []convChange{}, Removed: removed, Stores: []string{}, MessagesTotal: total}
-	vmRef, err := b.sealedJSON(ctx, areaObjects, seal.KindVersionManifest, nil, newKey, vm)
+	vmRef, err := b.sealedJSON(ctx, areaObjects, seal.KindVersionManifest, nil, nextKey, vm)
 	if err != nil {
 		return res, err
 	}
@@ -208,7 +251,7 @@ func (a *Archive) replaceKey(ctx context.Context, lockers []Locker, drop *ID) (R
 	}
 	res.Commit, res.Epoch = n, a.nextEpoch
 	a.nextEpoch, a.signPub = 0, newSigner.Public().(ed25519.PublicKey)
-	a.versions = append(a.versions, vm)
+	a.versions = append(versions, vm)
 	for _, e := range entries {
 		a.keyTable[e.Conv] = e
 	}
@@ -220,7 +263,7 @@ func (a *Archive) replaceKey(ctx context.Context, lockers []Locker, drop *ID) (R
 	// key material goes.
 	check, err := Open(ctx, a.st, a.id, a.opts)
 	if err == nil {
-		check.key, check.signer = newKey, newSigner
+		check.key, check.signer = nextKey, newSigner
 		if err = check.loadKeyTable(ctx); err == nil {
 			err = check.loadVersions(ctx)
 		}
@@ -267,6 +310,120 @@ func (a *Archive) conversationObjects(ctx context.Context, conv ID) ([]tombstone
 		}
 	}
 	return out, chain[len(chain)-1].Messages, nil
+}
+
+// reencryptConversation seals every object of a conversation again under a
+// new conversation key, oldest manifest first (each new manifest names the
+// new copy of its parent), and returns the new reference of each old
+// manifest and the old objects as tombstones. Segment bodies are decrypted
+// and sealed again as they are (no recompression); index records get the
+// message-id hashes of the new key (read from the segments: a map of every
+// message id of the conversation, like an export's); blobs are streamed,
+// under the blob ids the new key derives.
+func (a *Archive) reencryptConversation(ctx context.Context, b *builder, conv ID, key []byte, head Ref) (map[ID]Ref, []tombstone, error) {
+	chain, err := a.manifestChain(ctx, conv, head)
+	if err != nil {
+		return nil, nil, err
+	}
+	oldKey, err := a.convKey(conv)
+	if err != nil {
+		return nil, nil, err
+	}
+	refs := make([]Ref, len(chain))
+	refs[len(chain)-1] = head
+	for i := len(chain) - 1; i > 0; i-- {
+		refs[i-1] = *chain[i].Parent
+	}
+	moved := map[ID]Ref{}
+	var tombs []tombstone
+	gone := func(id ID) { tombs = append(tombs, tombstone{Area: "objects", ID: id}) }
+	reseal := func(ref Ref, kind seal.Kind, max int64) (Ref, error) {
+		name := a.paths.object(areaObjects, ref.ID)
+		raw, err := a.readRef(ctx, name, ref, max)
+		if err != nil {
+			return Ref{}, err
+		}
+		body, err := seal.Open(oldKey, seal.Expect{Kind: kind, ArchiveID: a.id[:], ConversationID: conv[:], ObjectID: ref.ID[:], Epoch: a.epochOfObject()}, raw, max)
+		if err != nil {
+			return Ref{}, integrityError(name, "%v", err)
+		}
+		gone(ref.ID)
+		return b.sealed(ctx, areaObjects, kind, &conv, key, body)
+	}
+	// Index records are keyed by the conversation key too: map every message
+	// id's old hash to its new one, from the messages themselves.
+	idhashes := map[[16]byte][16]byte{}
+	src := &convReader{a: a, conv: conv, key: oldKey}
+	fromMAC := hmac.New(sha256.New, messageIDKey(oldKey, conv))
+	toMAC := hmac.New(sha256.New, messageIDKey(key, conv))
+	for _, m := range chain {
+		for _, s := range m.Segments {
+			plain, err := src.decodeSegment(ctx, &restoreSeg{segmentRef: s})
+			if err != nil {
+				return nil, nil, err
+			}
+			err = mapMessageIDs(plain, fromMAC, toMAC, idhashes)
+			putBuf(plain)
+			if err != nil {
+				return nil, nil, integrityError(a.paths.object(areaObjects, s.ID), "%v", err)
+			}
+		}
+	}
+	rekeyRun := func(ref Ref) (Ref, error) {
+		recs, err := a.readIndexRun(ctx, conv, oldKey, ref)
+		if err != nil {
+			return Ref{}, err
+		}
+		for i, r := range recs {
+			h, ok := idhashes[r.IDHash]
+			if !ok {
+				return Ref{}, integrityError(a.paths.object(areaObjects, ref.ID), "an index record names no message of conversation %s", conv.Short())
+			}
+			recs[i].IDHash = h
+		}
+		gone(ref.ID)
+		return b.sealed(ctx, areaObjects, seal.KindIndexRun, &conv, key, encodeIndexRun(recs))
+	}
+	e := &exporter{a: a, b: b}
+	c := &convState{id: conv, key: key, blobs: map[Digest]bool{}}
+	var parent *Ref
+	for i, m := range chain {
+		nm := *m
+		nm.Parent = parent
+		nm.Segments = make([]segmentRef, len(m.Segments))
+		for j, s := range m.Segments {
+			nm.Segments[j] = s
+			if nm.Segments[j].Ref, err = reseal(s.Ref, seal.KindSegment, 2*maxSegmentPlain); err != nil {
+				return nil, nil, err
+			}
+		}
+		for _, run := range []**Ref{&nm.IndexRun, &nm.Superseded} {
+			if *run != nil {
+				ref, err := rekeyRun(**run)
+				if err != nil {
+					return nil, nil, err
+				}
+				*run = &ref
+			}
+		}
+		c.newBlobs = nil
+		for _, bl := range m.Blobs {
+			open := func() (io.ReadCloser, error) { return a.OpenBlob(ctx, conv, bl.Content.String()) }
+			if err := e.storeBlob(ctx, c, canon.Blob{SHA256: bl.Content, Size: bl.Plain, Open: open}); err != nil {
+				return nil, nil, err
+			}
+			gone(bl.ID)
+		}
+		nm.Blobs = append([]blobRef{}, c.newBlobs...)
+		ref, err := b.sealedJSON(ctx, areaObjects, seal.KindConversationManifest, &conv, key, &nm)
+		if err != nil {
+			return nil, nil, err
+		}
+		moved[refs[i].ID] = ref
+		gone(refs[i].ID)
+		parent = &ref
+	}
+	return moved, tombs, nil
 }
 
 // signedObject stores a plaintext JSON object signed with key.

@@ -1,7 +1,12 @@
 package archive
 
 import (
+	"bytes"
+	"context"
+	"crypto/sha256"
 	"errors"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -115,4 +120,92 @@ func TestRekeyForgedKeyChange(t *testing.T) {
 	if _, err := Open(e.ctx, e.st, a.ID(), o); !errors.Is(err, ErrIntegrity) {
 		t.Errorf("open with a forged key change: %v", err)
 	}
+}
+
+// A re-key with re-encryption gives every conversation a new key: no object
+// of before survives in the store, the old conversation keys open nothing,
+// every version and every attachment still restores, and the next export
+// still finds its conversations.
+func TestRekeyReencrypt(t *testing.T) {
+	e := newEnv(t)
+	a := e.create("reenc")
+	photo := bytes.Repeat([]byte("png!"), 50000)
+	v2 := withBlob("c", "1", photo) + msg("d", "2", "2020-01-02T00:00:00Z", "other")
+	if _, err := a.Export(e.ctx, newBlobSource(v2, map[string][]byte{"1": photo}), ExportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	e.export(a, msg("c", "3", "2024-01-02T00:00:00Z", "later"), ExportOptions{})
+	before := map[string]bool{}
+	for _, f := range storeFiles(t, e.st.Root()) {
+		if strings.Contains(f, "/objects/") || strings.Contains(f, "/keys/") {
+			before[f] = true
+		}
+	}
+	oldKeys := map[ID][32]byte{}
+	for id, k := range a.keyTable {
+		oldKeys[id] = k.Key
+	}
+	res, err := a.RekeyReencrypt(e.ctx, []Locker{RecoveryLocker{Key: testKey}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Commit != 4 {
+		t.Fatalf("rekey: %+v", res)
+	}
+	// Nothing but the signed chain (commits, integrity lists, descriptor and
+	// key-change records) is left of before.
+	b, err := Open(e.ctx, e.st, a.ID(), e.opts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	keep := map[string]bool{b.paths.object(areaObjects, b.descriptorRef.ID): true}
+	for _, c := range b.commits {
+		keep[b.paths.object(areaObjects, c.body.IntegrityList.ID)] = true
+	}
+	for _, f := range storeFiles(t, e.st.Root()) {
+		if before[f] && !keep[f] {
+			t.Errorf("%s survived the re-encryption", f)
+		}
+	}
+	if err := b.Unlock(e.ctx, RecoveryUnlocker{Key: testKey}); err != nil {
+		t.Fatal(err)
+	}
+	for id, k := range b.keyTable {
+		if oldKeys[id] == k.Key {
+			t.Errorf("conversation %s kept its key", id.Short())
+		}
+	}
+	got := e.restore(b, RestoreOptions{Version: 2})
+	if got["c"]+got["d"] != v2 {
+		t.Errorf("version 2 after re-encryption: %q", got)
+	}
+	rc, err := b.OpenBlob(e.ctx, convBySource(t, b, "c"), fmt.Sprintf("%x", sha256.Sum256(photo)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if data, err := io.ReadAll(rc); err != nil || !bytes.Equal(data, photo) {
+		t.Errorf("attachment after re-encryption: %d bytes, %v", len(data), err)
+	}
+	rc.Close()
+	if _, err := b.Verify(e.ctx, VerifyOptions{ReadData: true}); err != nil {
+		t.Errorf("verify after re-encryption: %v", err)
+	}
+	if res := e.export(b, msg("c", "3", "2024-01-02T00:00:00Z", "later")+msg("c", "4", "2024-01-03T00:00:00Z", "new"), ExportOptions{}); res.Added != 1 || res.NewConversations != 0 {
+		t.Errorf("export after re-encryption: %+v", res)
+	}
+}
+
+func convBySource(t *testing.T, a *Archive, source string) ID {
+	t.Helper()
+	convs, err := a.Conversations(context.Background(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range convs {
+		if c.SourceKey == source {
+			return c.ID
+		}
+	}
+	t.Fatalf("no conversation %q", source)
+	return ID{}
 }

@@ -54,6 +54,32 @@ type Options struct {
 	Journal string
 	// Jobs is how many deletes run at once per store; 0 means 8.
 	Jobs int
+
+	// DestroyKMSKeys and DestroyVaultKeys are, for Conversation, the
+	// dedicated KEKs of former wrappers the re-key moved to a new dedicated
+	// key: KMS key ARNs (as the wrappers name them) and Vault keys
+	// ("<mount>/<key>"). Conversation destroys them after the tombstones,
+	// with the checks an archive shred makes (a key no former wrapper marks
+	// dedicated, or that wraps the new archive key, is never touched).
+	DestroyKMSKeys   []string
+	DestroyVaultKeys []string
+}
+
+// destroyKEK reports whether a conversation shred is to destroy the KEK kek
+// (a report's Wrapper.KEK) of a former wrapper: it is listed in
+// DestroyKMSKeys or DestroyVaultKeys, and no new wrapper uses it.
+func (x *run) destroyKEK(kek string) bool {
+	listed := false
+	for _, k := range x.o.DestroyKMSKeys {
+		listed = listed || k == kek
+	}
+	for _, k := range x.o.DestroyVaultKeys {
+		listed = listed || VaultKEKPrefix+k == kek
+	}
+	for _, w := range x.r.NewWrappers {
+		listed = listed && w.KEK != kek
+	}
+	return listed
 }
 
 func (o *Options) fill() error {
@@ -183,8 +209,10 @@ type ConversationShred struct {
 // from every store given (the archive's own store too, where the engine
 // already deleted them: leftovers are removed), key material first. It
 // destroys no KMS or Vault key (a KEK of the old archive key may wrap the new
-// one): the keys are described, and the grade follows the KEKs of the old
-// archive key (Former) and of wrappers removed earlier.
+// one) but those Options.DestroyKMSKeys and DestroyVaultKeys name (dedicated
+// keys the re-key replaced by new dedicated ones): the keys are described,
+// and the grade follows the KEKs of the old archive key (Former) and of
+// wrappers removed earlier.
 //
 // Push the shred commit to the other stores first (archive.Push), or they
 // keep an archive whose head commit's wrappers and key table are gone.
@@ -694,7 +722,7 @@ func (x *run) kms(ctx context.Context, destroy bool) {
 	sort.Strings(arns)
 	keys := map[string]KMSKey{}
 	for _, arn := range arns {
-		k := x.kmsKey(ctx, arn, dedicated[arn], destroy)
+		k := x.kmsKey(ctx, arn, dedicated[arn], destroy || x.destroyKEK(arn))
 		keys[arn] = k
 		x.r.KMSKeys = append(x.r.KMSKeys, k)
 	}

@@ -81,8 +81,8 @@ func vaultOn(c *vault.Client, mount string) (*vault.Client, error) {
 // to be destroyed (or to count as destroyed), or "".
 func notDedicatedVault(name string, info vault.Info, archiveID string) string {
 	switch {
-	case name != vault.DedicatedName(archiveID):
-		return fmt.Sprintf("its name is not %s", vault.DedicatedName(archiveID))
+	case !vault.IsDedicatedName(name, archiveID):
+		return fmt.Sprintf("its name is not %s (or %s-<suffix>)", vault.DedicatedName(archiveID), vault.DedicatedName(archiveID))
 	case info.Exportable:
 		return "it is exportable (its key material may exist outside Vault)"
 	case info.AllowPlaintextBackup:
@@ -109,7 +109,7 @@ func (x *run) vault(ctx context.Context, destroy bool) {
 	sort.Strings(keks)
 	keys := map[string]VaultKey{}
 	for _, kek := range keks {
-		k := x.vaultKey(ctx, kek, dedicated[kek], destroy)
+		k := x.vaultKey(ctx, kek, dedicated[kek], destroy || x.destroyKEK(kek))
 		keys[kek] = k
 		x.r.VaultKeys = append(x.r.VaultKeys, k)
 		if k.Action == VaultDeleted || k.Action == VaultAlreadyDeleted && k.Dedicated {

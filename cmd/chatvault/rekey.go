@@ -166,7 +166,11 @@ func (a *app) rekey(ctx context.Context, o *rotateOptions) error {
 		}
 	}
 
-	res, err := ar.Rekey(ctx, lockers)
+	rekey := ar.Rekey
+	if o.Reencrypt {
+		rekey = ar.RekeyReencrypt
+	}
+	res, err := rekey(ctx, lockers)
 	if err != nil && res.Commit == 0 {
 		return err
 	}

@@ -29,6 +29,7 @@ type rotateOptions struct {
 	Replace         bool
 	Jobs            int
 	Rekey           bool
+	Reencrypt       bool
 	Drop            []string
 
 	NewPassphraseFiles   []string // --new-passphrase-file: PATH, or ID=PATH with --rekey
@@ -79,7 +80,7 @@ has the archive key, and with it every version of the archive. Rotation
 limits the damage of a key that may leak in the future. After a suspected
 compromise, re-key:
 
-  rotate ARCHIVE --rekey [--drop ID]... [--new-passphrase-file [ID=]FILE]... [--recovery-key-file FILE]
+  rotate ARCHIVE --rekey [--reencrypt] [--drop ID]... [--new-passphrase-file [ID=]FILE]... [--recovery-key-file FILE]
                                    a new archive key (and signing key) in one commit of
                                    kind "rekey": the key table and every version manifest
                                    are encrypted again under it (segments are not
@@ -95,6 +96,11 @@ compromise, re-key:
                                    recovery sheet is void). Without a terminal every
                                    such secret must be given (or the wrapper dropped),
                                    else exit 2 before anything changes.
+                                   --reencrypt also gives every conversation a new key
+                                   and re-encrypts its segments, index and attachments
+                                   (O(data), one object at a time; new copies are written
+                                   before the commit, the old objects deleted after it;
+                                   an interrupted run starts again from the beginning).
 
 The removed wrappers (and after a re-key, the old key material) are deleted
 from this store and from every other store this device knows the archive in
@@ -145,6 +151,7 @@ func newRotateCmd(a *app, runF func(context.Context, *rotateOptions) error) *cob
 	f.BoolVar(&o.Replace, "replace", false, "remove every wrapper of the new wrapper's type")
 	f.IntVar(&o.Jobs, "jobs", 4, "with --all: archives rotated in parallel")
 	f.BoolVar(&o.Rekey, "rekey", false, "replace the archive key itself (after a suspected compromise)")
+	f.BoolVar(&o.Reencrypt, "reencrypt", false, "with --rekey: also give every conversation a new key and re-encrypt all its segments and attachments (O(data))")
 	f.StringArrayVar(&o.Drop, "drop", nil, "with --rekey: do not make the wrapper `ID` again; may be repeated")
 	f.StringArrayVar(&o.NewPassphraseFiles, "new-passphrase-file", nil, "read the new passphrase from `FILE` (with --rekey: ID=FILE for one passphrase wrapper; may be repeated)")
 	f.StringVar(&o.NewPassphraseCommand, "new-passphrase-command", "", "read the new passphrase from the output of `COMMAND` (run with sh -c)")
@@ -161,6 +168,8 @@ func (o *rotateOptions) check() error {
 		}
 	}
 	switch {
+	case o.Reencrypt && !o.Rekey:
+		return usageErrorf("--reencrypt goes with --rekey")
 	case o.Rekey && o.Rewrap:
 		return usageErrorf("--rekey and --rewrap exclude each other")
 	case o.Rewrap && (n > 0 || o.All || len(o.Remove) > 0 || o.Replace || len(o.Drop) > 0 || o.FromKMS != "" || len(o.NewPassphraseFiles) > 0 || o.NewPassphraseCommand != ""):

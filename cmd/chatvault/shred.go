@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -42,8 +44,6 @@ type shredOptions struct {
 	NewPassphraseCommand string
 	RecoveryKeyFile      string
 	Keys                 keyFlags
-
-	pendingDaysSet bool
 }
 
 const shredLong = `Shred destroys an archive, or one conversation of it, by destroying keys
@@ -71,7 +71,10 @@ commit drops the conversation's key, a new archive key is wrapped again for
 each key-encryption key (a passphrase wrapper needs its passphrase again:
 --new-passphrase-file [ID=]FILE; a recovery key is replaced by a new one,
 written to --recovery-key-file, and the old recovery sheet is void; --drop ID
-leaves a wrapper out). Without a terminal every such secret must be given,
+leaves a wrapper out; a wrapper under a dedicated KMS or Vault key is made
+under a new key dedicated to the archive, and the old one is destroyed once
+the shred commit is pushed: a KMS key is disabled and scheduled for deletion
+after --kms-pending-days, a Vault key deleted). Without a terminal every such secret must be given,
 else exit 2 before anything changes. The conversation's segments, attachments
 and manifests and the old key material are then deleted from every
 registered store, every version. The next export from the same source would
@@ -113,7 +116,6 @@ func newShredCmd(a *app, runF func(context.Context, *shredOptions) error) *cobra
 		RunE: func(cmd *cobra.Command, args []string) error {
 			a.begin()
 			o.Archive = args[0]
-			o.pendingDaysSet = cmd.Flags().Changed("kms-pending-days")
 			if err := o.check(); err != nil {
 				return err
 			}
@@ -134,7 +136,7 @@ func newShredCmd(a *app, runF func(context.Context, *shredOptions) error) *cobra
 	f.StringVar(&o.Report, "report", "", "write the report to `FILE` (mode 0600; default: under the state directory)")
 	f.StringVar(&o.SigningKey, "signing-key", "", "sign the report with the Ed25519 key in `FILE` (default: the key of `chatvault device init --signing-key`, if any)")
 	f.StringArrayVar(&o.Stores, "store", nil, "also shred in the store `URL` (a directory or s3://bucket/prefix); may be repeated")
-	f.IntVar(&o.KMSPendingDays, "kms-pending-days", awskms.MinPendingDays, "waiting period in `DAYS` (7 to 30) before KMS deletes a dedicated key")
+	f.IntVar(&o.KMSPendingDays, "kms-pending-days", awskms.MinPendingDays, "waiting period in `DAYS` (7 to 30) before KMS deletes a dedicated key (with --conversation: the one the re-key replaced)")
 	f.StringArrayVar(&o.Drop, "drop", nil, "with --conversation: do not make the wrapper `ID` again; may be repeated")
 	f.StringArrayVar(&o.NewPassphraseFiles, "new-passphrase-file", nil, "with --conversation: read a passphrase wrapper's passphrase from `FILE` (ID=FILE for one wrapper; may be repeated)")
 	f.StringVar(&o.NewPassphraseCommand, "new-passphrase-command", "", "with --conversation: read the passphrase from the output of `COMMAND` (run with sh -c)")
@@ -154,8 +156,6 @@ func (o *shredOptions) check() error {
 		return usageErrorf("--kms-pending-days %d: KMS accepts %d to %d", o.KMSPendingDays, awskms.MinPendingDays, awskms.MaxPendingDays)
 	case o.Conversation == "" && conv:
 		return usageErrorf("--drop, --new-passphrase-file, --new-passphrase-command and --recovery-key-file go with --conversation (a whole-archive shred needs no secret)")
-	case o.Conversation != "" && o.pendingDaysSet:
-		return usageErrorf("--kms-pending-days goes with a whole-archive shred: a conversation shred destroys no KMS key")
 	}
 	return nil
 }
@@ -642,6 +642,10 @@ type convPending struct {
 	Conversation string `json:"conversation"`
 	Commit       uint64 `json:"commit"` // the shred commit it is about to make
 	Report       string `json:"report"`
+	// The dedicated keys the re-key replaced by new dedicated ones, to
+	// destroy once the commit is pushed: KMS key ARNs, Vault "<mount>/<key>".
+	DestroyKMSKeys   []string `json:"destroy_kms_keys,omitempty"`
+	DestroyVaultKeys []string `json:"destroy_vault_keys,omitempty"`
 }
 
 func (a *app) convPendingPath(id archive.ID) (string, error) {
@@ -781,7 +785,15 @@ func (a *app) shredConversation(ctx context.Context, o *shredOptions) error {
 	}
 
 	defer plan.clear()
-	lockers, rkey, err := plan.lockers(ctx, a)
+	// The new dedicated keys made for the re-key are destroyed again when
+	// no commit uses them.
+	committed := false
+	defer func() {
+		if !committed {
+			plan.abandon(ctx, a)
+		}
+	}()
+	lockers, rkey, err := plan.lockers(ctx, a, ar.ID(), fmt.Sprintf("c%d-%s", ar.Head()+1, randomSuffix()))
 	if err != nil {
 		return err
 	}
@@ -796,7 +808,8 @@ func (a *app) shredConversation(ctx context.Context, o *shredOptions) error {
 	if err != nil {
 		return err
 	}
-	p := convPending{Archive: ar.ID().String(), Conversation: convID.String(), Commit: ar.Head() + 1, Report: reportPath}
+	p := convPending{Archive: ar.ID().String(), Conversation: convID.String(), Commit: ar.Head() + 1, Report: reportPath,
+		DestroyKMSKeys: plan.destroyKMS, DestroyVaultKeys: plan.destroyVault}
 	if err := writeConvPending(ppath, p); err != nil {
 		return err
 	}
@@ -808,6 +821,7 @@ func (a *app) shredConversation(ctx context.Context, o *shredOptions) error {
 		os.Remove(ppath)
 		return err
 	}
+	committed = true
 	cerr := err // the commit is made; deleting its tombstones failed
 	var sheetErr error
 	if plan.recoveryW != nil {
@@ -833,7 +847,7 @@ func (a *app) shredConversation(ctx context.Context, o *shredOptions) error {
 		}
 	}
 	return a.completeConvShred(ctx, o, st, ar, stores, failed, shred.ConversationShred{Conversation: convID, Result: res, Former: ws},
-		info.SourceKey, reportPath, ppath, key, plan, errors.Join(cerr, sheetErr))
+		info.SourceKey, reportPath, ppath, p, key, plan, errors.Join(cerr, sheetErr))
 }
 
 // finishConvShred completes a conversation shred whose commit an earlier run
@@ -865,7 +879,7 @@ func (a *app) finishConvShred(ctx context.Context, o *shredOptions, st remote.St
 		a.warn(fmt.Sprintf("registered store %s: %s", u, oneLine(failed[u].Error())))
 	}
 	err = a.completeConvShred(ctx, o, st, ar, stores, failed, shred.ConversationShred{Conversation: conv, Result: res, Former: former},
-		"", reportPath, ppath, key, nil, nil)
+		"", reportPath, ppath, *p, key, nil, nil)
 	if err == nil {
 		name := strings.ToLower(o.Conversation)
 		if !strings.HasPrefix(conv.String(), name) || len(name) < 6 {
@@ -877,10 +891,10 @@ func (a *app) finishConvShred(ctx context.Context, o *shredOptions, st remote.St
 
 // completeConvShred pushes the shred commit to the other registered stores
 // (as pushRegistered does, store by store), deletes the tombstoned objects
-// everywhere (shred.Conversation), and writes, prints and records the
-// report.
+// everywhere and destroys the dedicated keys the re-key replaced (pend's,
+// shred.Conversation), and writes, prints and records the report.
 func (a *app) completeConvShred(ctx context.Context, o *shredOptions, st remote.Store, ar *archive.Archive, stores []remote.Store, failed map[string]error,
-	cs shred.ConversationShred, sourceKey, reportPath, ppath string, key ed25519.PrivateKey, plan *rekeyPlan, cerr error) error {
+	cs shred.ConversationShred, sourceKey, reportPath, ppath string, pend convPending, key ed25519.PrivateKey, plan *rekeyPlan, cerr error) error {
 	// The other stores get the shred commit first (push applies its
 	// tombstones there): a registered store, or an --store holding the
 	// archive. One the push fails for is left alone — cleaning it would
@@ -909,8 +923,8 @@ func (a *app) completeConvShred(ctx context.Context, o *shredOptions, st remote.
 	}
 	stores = clean
 
-	// KMS and Vault clients to describe the keys (a conversation shred
-	// destroys none).
+	// KMS and Vault clients to describe the keys (and destroy the dedicated
+	// ones the re-key replaced).
 	var kmsc *awskms.Client
 	var vc *vault.Client
 	types := []string{}
@@ -944,7 +958,8 @@ func (a *app) completeConvShred(ctx context.Context, o *shredOptions, st remote.
 	} else if kept != "" {
 		a.printf("the earlier run's report is kept as %s\n", kept)
 	}
-	r, serr := shred.Conversation(ctx, ar, cs, stores, shred.Options{KMS: kmsc, Vault: vc, State: a.state(), Operator: &op, Journal: reportPath})
+	r, serr := shred.Conversation(ctx, ar, cs, stores, shred.Options{KMS: kmsc, Vault: vc, KMSPendingDays: o.KMSPendingDays, State: a.state(), Operator: &op, Journal: reportPath,
+		DestroyKMSKeys: pend.DestroyKMSKeys, DestroyVaultKeys: pend.DestroyVaultKeys})
 	if r == nil {
 		return errors.Join(serr, cerr)
 	}
@@ -977,6 +992,16 @@ func (a *app) completeConvShred(ctx context.Context, o *shredOptions, st remote.
 		"phase": "finished", "conversation": cs.Conversation.String(), "commit": cs.Result.Commit, "report": reportPath,
 		"complete": r.Complete, "grade": r.GradeText(), "signed": r.Signature != nil, "stores": storeURLs(stores),
 		"surviving_keks": r.SurvivingKEKs, "remaining": len(r.Remaining),
+	}
+	if len(pend.DestroyKMSKeys) > 0 || len(pend.DestroyVaultKeys) > 0 {
+		kmsKeys, vaultKeys := []string{}, []string{}
+		for _, k := range r.KMSKeys {
+			kmsKeys = append(kmsKeys, k.ARN+" "+k.State)
+		}
+		for _, k := range r.VaultKeys {
+			vaultKeys = append(vaultKeys, k.Key+" "+k.State)
+		}
+		details["kms_keys"], details["vault_keys"] = kmsKeys, vaultKeys
 	}
 	if !r.Complete {
 		details["phase"] = "incomplete"
@@ -1086,6 +1111,19 @@ type rekeyPlan struct {
 	sources   map[archive.ID]secret.Source
 	sheet     *recoverySheet
 	secrets   [][]byte
+
+	// The dedicated keys of kept wrappers, replaced by new dedicated keys
+	// (destroyed once the commit is pushed), and the new keys made (destroyed
+	// again by abandon when no commit uses them).
+	destroyKMS, destroyVault []string
+	newKMS                   []string
+	newVault                 []newVaultKey
+	kmsc                     *awskms.Client
+}
+
+type newVaultKey struct {
+	c    *vault.Client
+	name string
 }
 
 func (a *app) planRekey(ar *archive.Archive, ws []*archive.Wrapper, drop, newPassphraseFiles []string, newPassphraseCommand, recoveryKeyFile string) (*rekeyPlan, error) {
@@ -1166,10 +1204,15 @@ func (a *app) planRekey(ar *archive.Archive, ws []*archive.Wrapper, drop, newPas
 }
 
 // lockers makes one locker per kept wrapper, asking for passphrases now (the
-// archive is open) and making the new recovery key.
-func (p *rekeyPlan) lockers(ctx context.Context, a *app) ([]archive.Locker, recovery.Key, error) {
+// archive is open) and making the new recovery key. A wrapper under a
+// dedicated KMS or Vault key is made under a new dedicated key of the
+// archive, named with suffix (alias/chatvault-<id>-<suffix>,
+// chatvault-<id>-<suffix>); the old key is to be destroyed after the commit.
+func (p *rekeyPlan) lockers(ctx context.Context, a *app, id archive.ID, suffix string) ([]archive.Locker, recovery.Key, error) {
 	var lockers []archive.Locker
 	var rkey recovery.Key
+	newKMS := map[string]string{}   // old KEK → new ARN
+	newVault := map[string]string{} // old "<mount>/<key>" → new key name
 	for _, w := range p.kept {
 		switch w.Type {
 		case archive.WrapperKMS:
@@ -1177,11 +1220,39 @@ func (p *rekeyPlan) lockers(ctx context.Context, a *app) ([]archive.Locker, reco
 			if err != nil {
 				return nil, rkey, err
 			}
-			lockers = append(lockers, archive.KMSLocker{KMS: c, KeyID: w.KeyID, Dedicated: w.Dedicated})
+			keyID := w.KeyID
+			if w.Dedicated {
+				if newKMS[w.KeyID] == "" {
+					p.kmsc = c
+					ki, err := c.CreateDedicatedNamed(ctx, id.String(), suffix)
+					if err != nil {
+						return nil, rkey, fmt.Errorf("making a new dedicated KMS key to replace %s: %w (nothing was changed)", w.KeyID, err)
+					}
+					p.newKMS = append(p.newKMS, ki.ARN)
+					p.destroyKMS = append(p.destroyKMS, w.KeyID)
+					newKMS[w.KeyID] = ki.ARN
+					a.notef("new dedicated KMS key %s (%s) replaces %s", ki.ARN, awskms.NamedAliasName(id.String(), suffix), w.KeyID)
+				}
+				keyID = newKMS[w.KeyID]
+			}
+			lockers = append(lockers, archive.KMSLocker{KMS: c, KeyID: keyID, Dedicated: w.Dedicated})
 		case archive.WrapperVault:
 			c, key, err := a.vaultFor(w)
 			if err != nil {
 				return nil, rkey, err
+			}
+			if w.Dedicated {
+				if newVault[w.KeyID] == "" {
+					name, err := c.CreateDedicatedNamed(ctx, id.String(), suffix)
+					if err != nil {
+						return nil, rkey, fmt.Errorf("making a new dedicated Vault key to replace %s: %w (nothing was changed)", w.KeyID, err)
+					}
+					p.newVault = append(p.newVault, newVaultKey{c: c, name: name})
+					p.destroyVault = append(p.destroyVault, w.KeyID)
+					newVault[w.KeyID] = name
+					a.notef("new dedicated Vault key %s/%s replaces %s", c.Mount(), name, w.KeyID)
+				}
+				key = newVault[w.KeyID]
 			}
 			lockers = append(lockers, archive.VaultLocker{Vault: c, Key: key, Dedicated: w.Dedicated})
 		case archive.WrapperAge:
@@ -1220,6 +1291,40 @@ func (p *rekeyPlan) clear() {
 		clear(s)
 	}
 	p.secrets = nil
+}
+
+// abandon destroys the new dedicated keys lockers made, when no commit uses
+// them.
+func (p *rekeyPlan) abandon(ctx context.Context, a *app) {
+	if p == nil {
+		return
+	}
+	ctx = context.WithoutCancel(ctx)
+	for _, arn := range p.newKMS {
+		if _, err := p.kmsc.Destroy(ctx, arn, awskms.MinPendingDays); err != nil {
+			a.warn(fmt.Sprintf("the new KMS key %s made for the re-key could not be destroyed: %s", arn, oneLine(err.Error())))
+			continue
+		}
+		a.warn(fmt.Sprintf("the new KMS key %s made for the re-key is unused: it was disabled and scheduled for deletion", arn))
+	}
+	for _, k := range p.newVault {
+		ref := k.c.Mount() + "/" + k.name
+		if err := k.c.Destroy(ctx, k.name); err != nil {
+			a.warn(fmt.Sprintf("the new Vault key %s made for the re-key could not be deleted: %s", ref, oneLine(err.Error())))
+			continue
+		}
+		a.warn(fmt.Sprintf("the new Vault key %s made for the re-key is unused: it was deleted", ref))
+	}
+	p.newKMS, p.newVault = nil, nil
+}
+
+// randomSuffix is 8 random hex digits, to name a new dedicated key.
+func randomSuffix() string {
+	var b [4]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return fmt.Sprintf("%08x", uint32(time.Now().UnixNano()))
+	}
+	return hex.EncodeToString(b[:])
 }
 
 // discard removes a recovery sheet file that was never written.
