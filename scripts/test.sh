@@ -42,7 +42,7 @@ export CHATVAULT_TEST_REQUIRE_SERVERS=1
 echo "S3 at $CHATVAULT_TEST_S3, KMS at $CHATVAULT_TEST_KMS, Vault at $VAULT_ADDR"
 
 step "go test (race detector)"
-go test -race -count=1 -timeout 30m ./...
+go test -race -count=1 -timeout 50m ./...
 
 step "format test vectors, independent implementation"
 if python3 -c 'import cryptography' 2>/dev/null; then
