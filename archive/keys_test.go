@@ -3,9 +3,11 @@ package archive
 import (
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -15,6 +17,7 @@ import (
 	"github.com/chatvault/chatvault/kms/awskms/kmsfake"
 	"github.com/chatvault/chatvault/kms/device"
 	"github.com/chatvault/chatvault/kms/recovery"
+	"github.com/chatvault/chatvault/remote"
 )
 
 func fakeKey(t *testing.T, f *kmsfake.Fake) string {
@@ -230,6 +233,65 @@ func TestRotateAll(t *testing.T) {
 	for _, o := range again {
 		if o.Archive != broken && o.Status != Skipped {
 			t.Errorf("rerun: archive %s %s", o.Archive.Short(), o.Status)
+		}
+	}
+}
+
+// countingStore counts the store operations of a run, by kind and area.
+type countingStore struct {
+	remote.Store
+	mu  sync.Mutex
+	ops map[string]int
+}
+
+func (c *countingStore) note(op, name string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	area := "other"
+	for _, a := range []string{"/objects/", "/keys/", "/commits/", "/leases/"} {
+		if strings.Contains(name, a) {
+			area = strings.Trim(a, "/")
+		}
+	}
+	c.ops[op+" "+area]++
+}
+
+func (c *countingStore) Create(ctx context.Context, name string, r io.Reader, size int64) error {
+	c.note("create", name)
+	return c.Store.Create(ctx, name, r, size)
+}
+
+func (c *countingStore) Open(ctx context.Context, name string) (io.ReadCloser, error) {
+	c.note("open", name)
+	return c.Store.Open(ctx, name)
+}
+
+// A rotation costs O(1): however many segments the archive holds, it reads
+// and writes a handful of small objects and never a segment.
+func TestRotationIsConstantCost(t *testing.T) {
+	for _, segments := range []int{2, 40} {
+		e := newEnv(t)
+		a := e.create("cost")
+		var in strings.Builder
+		for i := range segments * 20 {
+			in.WriteString(msg("c", strings.Repeat("i", i+1), "2020-01-01T00:00:00Z", strings.Repeat("text ", 40)))
+		}
+		e.export(a, in.String(), ExportOptions{SegmentSize: 4096})
+		cs := &countingStore{Store: e.st, ops: map[string]int{}}
+		b, err := Open(e.ctx, cs, a.ID(), e.opts())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Unlock(e.ctx, RecoveryUnlocker{Key: testKey}); err != nil {
+			t.Fatal(err)
+		}
+		ws, _ := b.Wrappers(e.ctx)
+		cs.ops = map[string]int{}
+		if _, err := b.ChangeWrappers(e.ctx, WrapperChange{Add: []Locker{RecoveryLocker{Key: recovery.Key{5}}}, Remove: []ID{ws[0].ID}}); err != nil {
+			t.Fatal(err)
+		}
+		if cs.ops["create objects"] != 2 || cs.ops["open objects"] > 2 {
+			t.Errorf("%d segments: a rotation made %v", segments, cs.ops)
 		}
 	}
 }
