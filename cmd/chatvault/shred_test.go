@@ -379,7 +379,7 @@ func TestShredInterruptedResumes(t *testing.T) {
 		}
 		var phases []string
 		for _, x := range recs {
-			if x.Archive == rec.ID {
+			if x.Archive == rec.ID && x.Action == audit.ActionShred {
 				phases = append(phases, fmt.Sprint(x.Details["phase"]))
 			}
 		}

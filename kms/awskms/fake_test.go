@@ -454,3 +454,46 @@ func TestGenerate(t *testing.T) {
 		t.Fatalf("Unwrap of a generated key: %v", err)
 	}
 }
+
+// CreateDedicatedNamed makes a further dedicated key of the same archive:
+// the same tag, the alias alias/chatvault-<id>-<suffix>.
+func TestCreateDedicatedNamed(t *testing.T) {
+	f := kmsfake.New()
+	c := awskms.NewWithAPI(f)
+	ctx := context.Background()
+	id := newArchiveID(t)
+	first, err := c.CreateDedicated(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ki, err := c.CreateDedicatedNamed(ctx, id, "c3-0a1b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ki.ARN == first.ARN || ki.State != awskms.StateEnabled || ki.Origin != awskms.OriginAWSKMS || ki.MultiRegion {
+		t.Errorf("KeyInfo %+v (first %s)", ki, first.ARN)
+	}
+	if awskms.NamedAliasName(id, "c3-0a1b") != "alias/chatvault-"+id+"-c3-0a1b" || awskms.NamedAliasName(id, "") != awskms.AliasName(id) {
+		t.Errorf("NamedAliasName = %s", awskms.NamedAliasName(id, "c3-0a1b"))
+	}
+	got, err := c.Resolve(ctx, "alias/chatvault-"+id+"-c3-0a1b")
+	if err != nil || got.ARN != ki.ARN {
+		t.Fatalf("Resolve(alias) = %+v, %v; want %s", got, err, ki.ARN)
+	}
+	if got, err := c.Resolve(ctx, awskms.AliasName(id)); err != nil || got.ARN != first.ARN {
+		t.Fatalf("Resolve(first alias) = %+v, %v; want %s", got, err, first.ARN)
+	}
+	tags, err := c.Tags(ctx, ki.ARN)
+	if err != nil || tags[awskms.TagArchive] != id {
+		t.Fatalf("Tags = %v, %v", tags, err)
+	}
+	f.ResetCalls()
+	for _, bad := range []string{"", "a/b", strings.Repeat("x", 41)} {
+		if _, err := c.CreateDedicatedNamed(ctx, id, bad); !errors.Is(err, awskms.ErrBadArchiveID) {
+			t.Errorf("suffix %q: %v", bad, err)
+		}
+	}
+	if f.TotalCalls() != 0 {
+		t.Errorf("bad suffixes made calls: %v", f.CallCounts())
+	}
+}

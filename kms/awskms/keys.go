@@ -111,6 +111,35 @@ var archiveIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,200}$`)
 // exists, typically), the new key is disabled and scheduled for deletion after
 // the shortest waiting period, and the error says so.
 func (c *Client) CreateDedicated(ctx context.Context, archiveID string) (KeyInfo, error) {
+	return c.createDedicated(ctx, archiveID, "")
+}
+
+// NamedAliasName returns the alias of a further dedicated key of an archive:
+// "alias/chatvault-<archiveID>-<suffix>" (AliasName when suffix is "").
+func NamedAliasName(archiveID, suffix string) string {
+	if suffix == "" {
+		return AliasName(archiveID)
+	}
+	return AliasName(archiveID) + "-" + suffix
+}
+
+// suffixPattern keeps the suffix of a named dedicated key's alias short and
+// within KMS's alphabet.
+var suffixPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,40}$`)
+
+// CreateDedicatedNamed is CreateDedicated for a further dedicated key of the
+// same archive (a conversation shred moves the archive to a new one): the
+// same key and tag chatvault:archive=<archiveID>, with the alias
+// NamedAliasName(archiveID, suffix). The suffix (1–40 characters among A–Z
+// a–z 0–9 _ -) must differ from those of the archive's other keys.
+func (c *Client) CreateDedicatedNamed(ctx context.Context, archiveID, suffix string) (KeyInfo, error) {
+	if !suffixPattern.MatchString(suffix) {
+		return KeyInfo{}, argError("create a dedicated key for archive", archiveID, ErrBadArchiveID, "alias suffix %q: want 1–40 characters among A–Z a–z 0–9 _ -", suffix)
+	}
+	return c.createDedicated(ctx, archiveID, suffix)
+}
+
+func (c *Client) createDedicated(ctx context.Context, archiveID, suffix string) (KeyInfo, error) {
 	const op = "create a dedicated key for archive"
 	if !archiveIDPattern.MatchString(archiveID) {
 		return KeyInfo{}, argError(op, archiveID, ErrBadArchiveID, "want 1–200 characters among A–Z a–z 0–9 _ -")
@@ -130,7 +159,7 @@ func (c *Client) CreateDedicated(ctx context.Context, archiveID string) (KeyInfo
 		return KeyInfo{}, classify(op, archiveID, errors.New("KMS returned no key metadata"))
 	}
 	ki := keyInfo(out.KeyMetadata)
-	alias := AliasName(archiveID)
+	alias := NamedAliasName(archiveID, suffix)
 	_, err = c.api.CreateAlias(ctx, &kms.CreateAliasInput{AliasName: aws.String(alias), TargetKeyId: aws.String(ki.ARN)}, c.regionOpts(ki.ARN)...)
 	if err != nil {
 		err = classify("create alias "+alias+" for", ki.ARN, err)

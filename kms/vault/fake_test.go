@@ -445,3 +445,38 @@ func TestOtherMount(t *testing.T) {
 		t.Fatalf("KeyInfo after the unmount = %v, %v; want ErrNoMount", exists, err)
 	}
 }
+
+// CreateDedicatedNamed makes chatvault-<id>-<suffix>, with the properties of
+// CreateDedicated; IsDedicatedName knows both names.
+func TestCreateDedicatedNamed(t *testing.T) {
+	f, c, _ := setup(t)
+	ctx := context.Background()
+	id := newArchiveID(t)
+	if _, err := c.CreateDedicated(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	name, err := c.CreateDedicatedNamed(ctx, id, "c3-0a1b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := vaultfake.KeyState{Name: "chatvault-" + id + "-c3-0a1b", Type: "aes256-gcm96", Derived: true, DeletionAllowed: true, LatestVersion: 1, MinDecryptionVersion: 1}
+	if st, ok := f.Key("transit", name); !ok || st != want || name != vault.NamedDedicatedName(id, "c3-0a1b") {
+		t.Fatalf("the fake holds %+v, %v for %q; want %+v", st, ok, name, want)
+	}
+	if _, err := c.CreateDedicatedNamed(ctx, id, "c3-0a1b"); !errors.Is(err, vault.ErrKeyExists) {
+		t.Errorf("second CreateDedicatedNamed: %v", err)
+	}
+	for _, bad := range []string{"", "a/b", "x-", strings.Repeat("x", 41)} {
+		if _, err := c.CreateDedicatedNamed(ctx, id, bad); !errors.Is(err, vault.ErrBadArchiveID) {
+			t.Errorf("suffix %q: %v", bad, err)
+		}
+	}
+	for name, ok := range map[string]bool{
+		"chatvault-" + id: true, "chatvault-" + id + "-c3-0a1b": true,
+		"chatvault-" + id + "-": false, "chatvault-" + id + "x": false, "other-" + id: false,
+	} {
+		if vault.IsDedicatedName(name, id) != ok {
+			t.Errorf("IsDedicatedName(%s) = %v", name, !ok)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"strings"
 
 	"github.com/hashicorp/vault/api"
 )
@@ -119,11 +120,50 @@ var archiveIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,200}$`)
 // It refuses (ErrKeyExists) if a key of that name exists. Four calls: read,
 // create, config, and a read that checks the key has those properties.
 func (c *Client) CreateDedicated(ctx context.Context, archiveID string) (name string, err error) {
+	return c.createDedicated(ctx, archiveID, "")
+}
+
+// NamedDedicatedName returns the name of a further dedicated key of an
+// archive: "chatvault-<archiveID>-<suffix>" (DedicatedName when suffix is "").
+func NamedDedicatedName(archiveID, suffix string) string {
+	if suffix == "" {
+		return DedicatedName(archiveID)
+	}
+	return DedicatedName(archiveID) + "-" + suffix
+}
+
+// IsDedicatedName reports whether name is one CreateDedicated or
+// CreateDedicatedNamed makes for the archive archiveID.
+func IsDedicatedName(name, archiveID string) bool {
+	if name == DedicatedName(archiveID) {
+		return true
+	}
+	suffix, ok := strings.CutPrefix(name, DedicatedName(archiveID)+"-")
+	return ok && suffixPattern.MatchString(suffix)
+}
+
+// suffixPattern keeps the suffix of a named dedicated key short, within
+// Transit's alphabet, and ending with a letter or digit.
+var suffixPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{0,39}[A-Za-z0-9]$`)
+
+// CreateDedicatedNamed is CreateDedicated for a further dedicated key of the
+// same archive (a conversation shred moves the archive to a new one):
+// NamedDedicatedName(archiveID, suffix), with the same properties. The
+// suffix (1–40 characters among A–Z a–z 0–9 _ -, ending with a letter or
+// digit) must differ from those of the archive's other keys (ErrKeyExists).
+func (c *Client) CreateDedicatedNamed(ctx context.Context, archiveID, suffix string) (name string, err error) {
+	if !suffixPattern.MatchString(suffix) {
+		return "", argError("create the dedicated key", "", ErrBadArchiveID, "key name suffix %q: want 1–40 characters among A–Z a–z 0–9 _ -, ending with a letter or digit", suffix)
+	}
+	return c.createDedicated(ctx, archiveID, suffix)
+}
+
+func (c *Client) createDedicated(ctx context.Context, archiveID, suffix string) (name string, err error) {
 	const op = "create the dedicated key"
-	if !archiveIDPattern.MatchString(archiveID) || !keyNamePattern.MatchString(DedicatedName(archiveID)) {
+	if !archiveIDPattern.MatchString(archiveID) || !keyNamePattern.MatchString(NamedDedicatedName(archiveID, suffix)) {
 		return "", argError(op, "", ErrBadArchiveID, "want 1–200 characters among A–Z a–z 0–9 _ -, ending with a letter or digit")
 	}
-	name = DedicatedName(archiveID)
+	name = NamedDedicatedName(archiveID, suffix)
 	if _, exists, e := c.keyInfo(ctx, op, name); e != nil {
 		return "", e
 	} else if exists {
