@@ -38,6 +38,13 @@ trap 'scripts/s3server.sh stop "$servers/s3" || true; scripts/kmsserver.sh stop 
 eval "$(scripts/vaultserver.sh start "$servers/vault")"
 eval "$(scripts/s3server.sh start "$servers/s3")"
 eval "$(scripts/kmsserver.sh start "$servers/kms")"
+# The stock age tool, for the test that recovers an archive key from a device
+# wrapper with it alone (the documented emergency path).
+AGE_VERSION=v1.3.2
+if ! "$TOOLS_BIN/age" --version 2>/dev/null | grep -q "${AGE_VERSION}"; then
+  (cd / && GOBIN="$TOOLS_BIN" GOFLAGS= go install "filippo.io/age/cmd/age@$AGE_VERSION")
+fi
+export CHATVAULT_TEST_AGE="$TOOLS_BIN/age"
 export CHATVAULT_TEST_REQUIRE_SERVERS=1
 echo "S3 at $CHATVAULT_TEST_S3, KMS at $CHATVAULT_TEST_KMS, Vault at $VAULT_ADDR"
 

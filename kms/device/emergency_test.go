@@ -121,6 +121,9 @@ func TestEmergencyWithAgeLibrary(t *testing.T) {
 
 func TestEmergencyWithAgeCLI(t *testing.T) {
 	bin := os.Getenv(EnvAge)
+	if bin == "" && os.Getenv("CHATVAULT_TEST_REQUIRE_SERVERS") == "1" {
+		t.Fatal(EnvAge + " is not set, and CHATVAULT_TEST_REQUIRE_SERVERS=1 (scripts/test.sh installs age and sets it)")
+	}
 	if bin == "" {
 		t.Skip(EnvAge + " is not set: no age binary to test the emergency recovery with " +
 			"(GOBIN=/tmp/age go install filippo.io/age/cmd/age@v1.3.2; " + EnvAge + "=/tmp/age/age)")
