@@ -184,38 +184,30 @@ func (f *Fake) ListResourceTags(ctx context.Context, in *kms.ListResourceTagsInp
 // DisableKey disables a key (key id or ARN); a key pending deletion is
 // KMSInvalidStateException.
 func (f *Fake) DisableKey(ctx context.Context, in *kms.DisableKeyInput, _ ...func(*kms.Options)) (*kms.DisableKeyOutput, error) {
-	if err := f.begin(ctx, "DisableKey"); err != nil {
-		return nil, err
-	}
-	f.lock()
-	defer f.mu.Unlock()
-	k, err := f.keyOnly(aws.ToString(in.KeyId))
-	if err != nil {
-		return nil, err
-	}
-	if !k.deletionDate.IsZero() {
-		return nil, pendingDeletion(k.arn())
-	}
-	k.enabled = false
-	return &kms.DisableKeyOutput{}, nil
+	return &kms.DisableKeyOutput{}, f.setEnabled(ctx, "DisableKey", aws.ToString(in.KeyId), false)
 }
 
 // EnableKey enables a disabled key (not part of awskms.API).
 func (f *Fake) EnableKey(ctx context.Context, in *kms.EnableKeyInput, _ ...func(*kms.Options)) (*kms.EnableKeyOutput, error) {
-	if err := f.begin(ctx, "EnableKey"); err != nil {
-		return nil, err
+	return &kms.EnableKeyOutput{}, f.setEnabled(ctx, "EnableKey", aws.ToString(in.KeyId), true)
+}
+
+// setEnabled is DisableKey and EnableKey.
+func (f *Fake) setEnabled(ctx context.Context, op, keyID string, enabled bool) error {
+	if err := f.begin(ctx, op); err != nil {
+		return err
 	}
 	f.lock()
 	defer f.mu.Unlock()
-	k, err := f.keyOnly(aws.ToString(in.KeyId))
+	k, err := f.keyOnly(keyID)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if !k.deletionDate.IsZero() {
-		return nil, pendingDeletion(k.arn())
+		return pendingDeletion(k.arn())
 	}
-	k.enabled = true
-	return &kms.EnableKeyOutput{}, nil
+	k.enabled = enabled
+	return nil
 }
 
 // ScheduleKeyDeletion puts a key (key id or ARN) in PendingDeletion for
