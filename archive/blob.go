@@ -55,7 +55,7 @@ func (e *exporter) storeBlob(ctx context.Context, c *convState, b canon.Blob) er
 	a := e.a
 	id := blobObjectID(c.key, c.id, content)
 	name := a.paths.object(areaObjects, id)
-	h := &seal.Header{Suite: a.suite(), Kind: seal.KindBlob, ArchiveID: a.id[:], ConversationID: c.id[:], ObjectID: id[:], Epoch: a.epochOfObject()}
+	h := a.sealHeader(seal.KindBlob, &c.id, id)
 	enc, _ := h.Marshal()
 	size := sealedSize(len(enc), b.Size)
 
@@ -83,7 +83,7 @@ func (e *exporter) storeBlob(ctx context.Context, c *convState, b canon.Blob) er
 	stored := sha256.New()
 	crc := crc64.New(crcTable)
 	err = a.st.Create(ctx, name, io.TeeReader(pr, io.MultiWriter(stored, crc)), size)
-	pr.CloseWithError(errors.New("stopped"))
+	pr.CloseWithError(errStopped)
 	switch {
 	case errors.Is(err, remote.ErrExists):
 		ref, crcSum, err := e.adoptBlob(ctx, c, id, content, b.Size)

@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/crc64"
+	"io"
 	"slices"
 	"sync"
 
@@ -100,13 +102,7 @@ func (a *Archive) appendSealObject(dst []byte, ar area, kind seal.Kind, conv *ID
 	if err != nil {
 		return newObject{}, err
 	}
-	// Objects under the archive key carry its epoch; those under a
-	// conversation key carry the conversation key's.
-	h := &seal.Header{Suite: a.suite(), Kind: kind, ArchiveID: a.id[:], ObjectID: id[:], Epoch: a.epoch()}
-	if conv != nil {
-		h.ConversationID = conv[:]
-		h.Epoch = a.epochOfObject()
-	}
+	h := a.sealHeader(kind, conv, id)
 	// Sized up front: growing by append frame by frame would copy the
 	// object over and over (quadratic in its size).
 	data, err := seal.AppendSeal(slices.Grow(dst[:0], seal.SealedSize(len(plaintext))), parent, h, plaintext, a.opts.Rand)
@@ -114,6 +110,71 @@ func (a *Archive) appendSealObject(dst []byte, ar area, kind seal.Kind, conv *ID
 		return newObject{}, err
 	}
 	return makeObject(ar, id, data), nil
+}
+
+// sealHeader is the header of a new encrypted object. Objects under the
+// archive key carry its epoch; those under a conversation key (conv set)
+// carry the conversation key's.
+func (a *Archive) sealHeader(kind seal.Kind, conv *ID, id ID) *seal.Header {
+	h := &seal.Header{Suite: a.suite(), Kind: kind, ArchiveID: a.id[:], ObjectID: id[:], Epoch: a.epoch()}
+	if conv != nil {
+		h.ConversationID = conv[:]
+		h.Epoch = a.epochOfObject()
+	}
+	return h
+}
+
+// errStopped ends the writer side of a pipe whose reader gave up.
+var errStopped = errors.New("stopped")
+
+// sealedStream stores a new object encrypted under parent whose plaintext,
+// exactly size bytes, fill writes as it goes: the object is never whole in
+// memory. fill runs in its own goroutine and has returned when sealedStream
+// does.
+func (b *builder) sealedStream(ctx context.Context, ar area, kind seal.Kind, conv *ID, parent []byte, size int64, fill func(io.Writer) error) (Ref, error) {
+	a := b.a
+	id, err := newID(a.opts.Rand)
+	if err != nil {
+		return Ref{}, err
+	}
+	h := a.sealHeader(kind, conv, id)
+	enc, err := h.Marshal() // its length is the stored header's
+	if err != nil {
+		return Ref{}, err
+	}
+	pr, pw := io.Pipe()
+	filled := make(chan error, 1)
+	go func() {
+		w, err := seal.NewWriter(pw, parent, h, a.opts.Rand)
+		if err == nil {
+			n := &countingWriter{}
+			err = fill(io.MultiWriter(w, n))
+			if err == nil && n.n != size {
+				err = fmt.Errorf("%s: %d bytes of plaintext, expected %d", kind, n.n, size)
+			}
+			if err == nil {
+				err = w.Close()
+			}
+		}
+		pw.CloseWithError(err)
+		filled <- err
+	}()
+	name := a.paths.object(ar, id)
+	stored, crc := sha256.New(), crc64.New(crcTable)
+	ref := Ref{ID: id, Size: sealedSize(len(enc), size)}
+	err = a.st.Create(ctx, name, io.TeeReader(pr, io.MultiWriter(stored, crc)), ref.Size)
+	pr.CloseWithError(errStopped)
+	fillErr := <-filled
+	switch {
+	case fillErr != nil && !errors.Is(fillErr, errStopped):
+		return Ref{}, fillErr
+	case err != nil:
+		return Ref{}, fmt.Errorf("writing %s: %w", name, err)
+	case fillErr != nil:
+		return Ref{}, fillErr
+	}
+	ref.SHA256 = Digest(stored.Sum(nil))
+	return ref, b.record(ar, ref, crc.Sum64(), func() {})
 }
 
 func (a *Archive) suite() seal.Suite {

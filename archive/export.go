@@ -1,6 +1,7 @@
 package archive
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -514,30 +515,18 @@ func (e *exporter) loadIndex(ctx context.Context, c *convState) error {
 		if m.IndexRun == nil {
 			continue
 		}
-		recs, err := e.a.readIndexRun(ctx, c.id, c.key, *m.IndexRun)
+		err := e.a.eachIndexRecord(ctx, c.id, c.key, *m.IndexRun, func(r indexRecord) error {
+			c.latest[r.IDHash] = latestRev{rev: r.Rev, commit: r.Commit}
+			return nil
+		})
 		if err != nil {
 			return err
-		}
-		for _, r := range recs {
-			c.latest[r.IDHash] = latestRev{rev: r.Rev, commit: r.Commit}
 		}
 	}
 	c.prevRef = &ref
 	c.prev = chain[len(chain)-1]
 	c.label = c.prev.Label
 	return nil
-}
-
-func (a *Archive) readIndexRun(ctx context.Context, conv ID, key []byte, ref Ref) ([]indexRecord, error) {
-	pt, err := a.readSealed(ctx, areaObjects, ref, key, seal.Expect{Kind: seal.KindIndexRun, ConversationID: conv[:], Epoch: a.epochOfObject()}, maxListObject)
-	if err != nil {
-		return nil, err
-	}
-	recs, err := decodeIndexRun(pt)
-	if err != nil {
-		return nil, integrityError(a.paths.object(areaObjects, ref.ID), "%v", err)
-	}
-	return recs, nil
 }
 
 // worker turns batches into stored segments: sort, compress, encrypt, write.
@@ -692,13 +681,16 @@ func (e *exporter) writeConversation(ctx context.Context, c *convState) (Ref, er
 			run = append(run, indexRecord{IDHash: idh, Rev: l.rev, Commit: l.commit})
 		}
 	}
-	// Each step below needs only the one before it: let the garbage collector
-	// take the index map and then the records, so that a conversation of
-	// millions of messages costs one copy of its index run at a time.
 	c.latest = nil
-	encoded := encodeIndexRun(run)
-	run = nil
-	ref, err := e.b.sealed(ctx, areaObjects, seal.KindIndexRun, &c.id, c.key, encoded)
+	slices.SortFunc(run, func(x, y indexRecord) int { return bytes.Compare(x.IDHash[:], y.IDHash[:]) })
+	ref, err := e.b.indexRun(ctx, &c.id, c.key, int64(len(run)), func(emit func(indexRecord) error) error {
+		for _, r := range run {
+			if err := emit(r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 	if err != nil {
 		return Ref{}, err
 	}

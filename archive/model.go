@@ -257,47 +257,6 @@ func decodeIntegrityList(b []byte) (parent Digest, recs []integrityRecord, err e
 	return parent, recs, nil
 }
 
-// indexRecord: one entry of a message-id index run or superseded run: the keyed
-// hash of a message id, the first 8 bytes of the revision (SHA-256 of the line)
-// and the commit that stored that revision.
-type indexRecord struct {
-	IDHash [16]byte
-	Rev    [8]byte
-	Commit uint32
-}
-
-const indexRecordLen = 16 + 8 + 4
-
-func encodeIndexRun(recs []indexRecord) []byte {
-	sort.Slice(recs, func(i, j int) bool { return string(recs[i].IDHash[:]) < string(recs[j].IDHash[:]) })
-	b := make([]byte, 0, 4+len(recs)*indexRecordLen)
-	b = binary.BigEndian.AppendUint32(b, uint32(len(recs)))
-	for _, r := range recs {
-		b = append(b, r.IDHash[:]...)
-		b = append(b, r.Rev[:]...)
-		b = binary.BigEndian.AppendUint32(b, r.Commit)
-	}
-	return b
-}
-
-func decodeIndexRun(b []byte) ([]indexRecord, error) {
-	if len(b) < 4 {
-		return nil, fmt.Errorf("index run truncated")
-	}
-	n := binary.BigEndian.Uint32(b)
-	if uint64(len(b)-4) != uint64(n)*indexRecordLen {
-		return nil, fmt.Errorf("index run of %d bytes cannot hold %d records", len(b), n)
-	}
-	recs := make([]indexRecord, n)
-	for i := range recs {
-		r := b[4+i*indexRecordLen:]
-		copy(recs[i].IDHash[:], r)
-		copy(recs[i].Rev[:], r[16:])
-		recs[i].Commit = binary.BigEndian.Uint32(r[24:])
-	}
-	return recs, nil
-}
-
 // Key derivations from the archive key and conversation keys (HKDF-SHA-256).
 func derive(secret []byte, info string, id []byte) []byte {
 	k, err := hkdf.Key(sha256.New, secret, nil, info+string(id), 32)
