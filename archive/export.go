@@ -165,6 +165,7 @@ type exporter struct {
 	bySource map[[32]byte]*convState
 	known    map[[32]byte]ID // source hash → conversation, from the key table
 	order    []*convState    // conversations in order of first message
+	last     *convState      // the previous message's conversation
 	srcMAC   hash.Hash
 	buffered int64
 	seq      int64
@@ -465,6 +466,15 @@ func (e *exporter) dispatch(ctx context.Context, c *convState) error {
 
 // conversation finds or creates the state of the conversation with this source key.
 func (e *exporter) conversation(ctx context.Context, source string) (*convState, error) {
+	if e.last != nil && e.last.sourceKey == source {
+		return e.last, nil // most exports come grouped by conversation: skip the HMAC
+	}
+	c, err := e.lookupConversation(ctx, source)
+	e.last = c
+	return c, err
+}
+
+func (e *exporter) lookupConversation(ctx context.Context, source string) (*convState, error) {
 	var h [32]byte
 	e.srcMAC.Reset()
 	io.WriteString(e.srcMAC, source)
@@ -599,22 +609,38 @@ func (e *exporter) finish(ctx context.Context) (ExportResult, error) {
 	vm := &versionManifest{Commit: uint64(e.n), Time: a.opts.Now().UTC(), Label: a.versions[len(a.versions)-1].Label,
 		Parent: &head.VersionManifest, Conversations: []convChange{}, Removed: []ID{}, Stores: []string{}}
 	vm.MessagesTotal = a.versions[len(a.versions)-1].MessagesTotal
+	// The conversations' index runs and manifests are independent: write
+	// them Jobs at a time, and list them in order.
+	refs := make([]Ref, len(e.order))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(e.o.Jobs)
+	for i, c := range e.order {
+		if c.changed > 0 {
+			g.Go(func() (err error) {
+				refs[i], err = e.writeConversation(gctx, c)
+				return err
+			})
+		}
+	}
+	if err := g.Wait(); err != nil {
+		return ExportResult{}, err
+	}
 	newKeys := false
-	for _, c := range e.order {
+	for i, c := range e.order {
 		if c.changed == 0 {
 			continue
 		}
-		ref, err := e.writeConversation(ctx, c)
-		if err != nil {
-			return ExportResult{}, err
-		}
-		vm.Conversations = append(vm.Conversations, convChange{ID: c.id, Manifest: ref, Added: c.added})
+		vm.Conversations = append(vm.Conversations, convChange{ID: c.id, Manifest: refs[i], Added: c.added})
 		vm.MessagesAdded += c.added
 		if c.isNew {
 			newKeys = true
 		}
 		if len(c.segments) > 0 {
 			e.res.Conversations++
+		}
+		for _, s := range c.segments {
+			e.res.Segments++
+			e.res.StoredBytes += s.Size
 		}
 	}
 	if len(vm.Conversations) == 0 {
@@ -656,7 +682,7 @@ func (e *exporter) finish(ctx context.Context) (ExportResult, error) {
 }
 
 // writeConversation writes one conversation's new index run, superseded run and
-// manifest.
+// manifest. It runs in parallel with those of other conversations.
 func (e *exporter) writeConversation(ctx context.Context, c *convState) (Ref, error) {
 	m := &convManifest{Commit: uint64(e.n), Parent: c.prevRef, SourceKey: c.sourceKey, Label: c.label,
 		Participants: []string{}, Segments: []segmentRef{}, Blobs: append([]blobRef{}, c.newBlobs...)}
@@ -666,8 +692,6 @@ func (e *exporter) writeConversation(ctx context.Context, c *convState) (Ref, er
 	m.Messages += c.added
 	for _, s := range c.segments {
 		m.Segments = append(m.Segments, *s)
-		e.res.Segments++
-		e.res.StoredBytes += s.Size
 		if m.First.IsZero() || s.First.Before(m.First) {
 			m.First = s.First
 		}
