@@ -1,7 +1,6 @@
 package archive
 
 import (
-	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -17,6 +16,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/chatvault/chatvault/archive/canon"
+	"github.com/chatvault/chatvault/archive/idindex"
 	"github.com/chatvault/chatvault/crypto/seal"
 )
 
@@ -77,6 +77,12 @@ type ExportOptions struct {
 	// MaxBuffered bounds the plaintext held for conversations whose segments
 	// are not full yet; past it the largest is written early. 0: 4 segments.
 	MaxBuffered int64
+	// TempDir holds the encrypted temporary files of the message-id index
+	// once it outgrows IndexEntries; "": os.TempDir().
+	TempDir string
+	// IndexEntries bounds the message ids held in memory (about 100 bytes
+	// each); 0: idindex.DefaultMaxEntries.
+	IndexEntries int
 }
 
 // ExportResult says what an export did. Commit is 0 when there was nothing new.
@@ -130,8 +136,13 @@ func (a *Archive) Export(ctx context.Context, src Source, o ExportOptions) (Expo
 		return ExportResult{}, err
 	}
 	defer l.release()
+	ids, err := idindex.NewSet(idindex.Options{Dir: o.TempDir, MaxEntries: o.IndexEntries})
+	if err != nil {
+		return ExportResult{}, err
+	}
+	defer ids.Close()
 
-	e := &exporter{a: a, o: o, n: uint32(a.Head() + 1), b: a.newBuilder(), heads: heads,
+	e := &exporter{a: a, o: o, n: uint32(a.Head() + 1), b: a.newBuilder(), heads: heads, ids: ids,
 		bySource: map[[32]byte]*convState{}, known: map[[32]byte]ID{},
 		srcMAC: hmac.New(sha256.New, sourceHashKey(a.key, a.id))}
 	for id, k := range a.keyTable {
@@ -162,6 +173,7 @@ type exporter struct {
 	n        uint32 // the commit being made
 	b        *builder
 	heads    map[ID]Ref // latest manifest per conversation at head
+	ids      *idindex.Set
 	bySource map[[32]byte]*convState
 	known    map[[32]byte]ID // source hash → conversation, from the key table
 	order    []*convState    // conversations in order of first message
@@ -171,12 +183,6 @@ type exporter struct {
 	seq      int64
 	jobs     chan segJob
 	res      ExportResult
-}
-
-type latestRev struct {
-	rev     [8]byte
-	commit  uint32
-	changed bool // set by this run: goes into its index run
 }
 
 type revKey struct {
@@ -195,10 +201,12 @@ type convState struct {
 	prev       *convManifest
 	idMAC      hash.Hash
 
-	latest   map[[16]byte]latestRev // every id's latest revision, this run included
-	changed  int                    // ids whose latest revision this run set
-	replaced map[revKey]int         // revisions written this run and then superseded → index in superseded
-	supers   []indexRecord          // revisions this run superseded; a zero IDHash marks one taken back
+	// latest holds every id's latest revision, this run included (Changed
+	// set for those this run set); memory-bounded, spilled encrypted to disk.
+	latest   *idindex.Index
+	changed  int            // ids whose latest revision this run set
+	replaced map[revKey]int // revisions written this run and then superseded → index in superseded
+	supers   []indexRecord  // revisions this run superseded; a zero IDHash marks one taken back
 
 	blobs    map[Digest]bool // attachments the conversation holds
 	newBlobs []blobRef       // attachments this run stored
@@ -348,7 +356,11 @@ func (e *exporter) read(ctx context.Context, src Source) error {
 			io.WriteString(c.idMAC, in.m.ID)
 			copy(k.idh[:], c.idMAC.Sum(sum[:0]))
 			e.seq++
-			if !c.decide(k, e.n, &e.res) {
+			write, err := c.decide(k, e.n, &e.res)
+			if err != nil {
+				return err
+			}
+			if !write {
 				continue
 			}
 			for _, b := range in.blobs {
@@ -381,12 +393,14 @@ func (e *exporter) read(ctx context.Context, src Source) error {
 
 // decide applies the revision rules to one message and reports whether its
 // line must be written.
-func (c *convState) decide(k revKey, n uint32, res *ExportResult) bool {
-	cur, seen := c.latest[k.idh]
+func (c *convState) decide(k revKey, n uint32, res *ExportResult) (bool, error) {
+	cur, seen, err := c.latest.Get(k.idh)
 	switch {
-	case seen && cur.rev == k.rev:
+	case err != nil:
+		return false, err
+	case seen && cur.Rev == k.rev:
 		res.Unchanged++
-		return false
+		return false, nil
 	case !seen:
 		c.added++
 		res.Added++
@@ -398,27 +412,25 @@ func (c *convState) decide(k revKey, n uint32, res *ExportResult) bool {
 			c.supers[i].IDHash = [16]byte{}
 			delete(c.replaced, k)
 			c.supersede(k.idh, cur)
-			c.setLatest(k.idh, cur, latestRev{rev: k.rev, commit: back.Commit})
-			return false
+			return false, c.setLatest(k.idh, cur, idindex.Value{Rev: k.rev, Commit: back.Commit})
 		}
 		res.Updated++
 		c.supersede(k.idh, cur)
 	}
-	c.setLatest(k.idh, cur, latestRev{rev: k.rev, commit: n})
-	return true
+	return true, c.setLatest(k.idh, cur, idindex.Value{Rev: k.rev, Commit: n})
 }
 
-func (c *convState) setLatest(idh [16]byte, old, l latestRev) {
-	if !old.changed {
+func (c *convState) setLatest(idh [16]byte, old, v idindex.Value) error {
+	if !old.Changed {
 		c.changed++
 	}
-	l.changed = true
-	c.latest[idh] = l
+	v.Changed = true
+	return c.latest.Put(idh, v)
 }
 
-func (c *convState) supersede(idh [16]byte, old latestRev) {
-	c.supers = append(c.supers, indexRecord{IDHash: idh, Rev: old.rev, Commit: old.commit})
-	c.replaced[revKey{idh, old.rev}] = len(c.supers) - 1
+func (c *convState) supersede(idh [16]byte, old idindex.Value) {
+	c.supers = append(c.supers, indexRecord{IDHash: idh, Rev: old.Rev, Commit: old.Commit})
+	c.replaced[revKey{idh, old.Rev}] = len(c.supers) - 1
 }
 
 func (e *exporter) buffer(ctx context.Context, c *convState, m canon.Message) error {
@@ -482,7 +494,7 @@ func (e *exporter) lookupConversation(ctx context.Context, source string) (*conv
 	if c, ok := e.bySource[h]; ok {
 		return c, nil
 	}
-	c := &convState{sourceHash: h, sourceKey: source, latest: map[[16]byte]latestRev{}, replaced: map[revKey]int{}, blobs: map[Digest]bool{}}
+	c := &convState{sourceHash: h, sourceKey: source, latest: e.ids.New(), replaced: map[revKey]int{}, blobs: map[Digest]bool{}}
 	if id, ok := e.known[h]; ok {
 		c.id = id
 		key := e.a.keyTable[id].Key
@@ -526,8 +538,7 @@ func (e *exporter) loadIndex(ctx context.Context, c *convState) error {
 			continue
 		}
 		err := e.a.eachIndexRecord(ctx, c.id, c.key, *m.IndexRun, func(r indexRecord) error {
-			c.latest[r.IDHash] = latestRev{rev: r.Rev, commit: r.Commit}
-			return nil
+			return c.latest.Put(r.IDHash, idindex.Value{Rev: r.Rev, Commit: r.Commit})
 		})
 		if err != nil {
 			return err
@@ -699,21 +710,10 @@ func (e *exporter) writeConversation(ctx context.Context, c *convState) (Ref, er
 			m.Last = s.Last
 		}
 	}
-	run := make([]indexRecord, 0, c.changed)
-	for idh, l := range c.latest {
-		if l.changed {
-			run = append(run, indexRecord{IDHash: idh, Rev: l.rev, Commit: l.commit})
-		}
-	}
-	c.latest = nil
-	slices.SortFunc(run, func(x, y indexRecord) int { return bytes.Compare(x.IDHash[:], y.IDHash[:]) })
-	ref, err := e.b.indexRun(ctx, &c.id, c.key, int64(len(run)), func(emit func(indexRecord) error) error {
-		for _, r := range run {
-			if err := emit(r); err != nil {
-				return err
-			}
-		}
-		return nil
+	ref, err := e.b.indexRun(ctx, &c.id, c.key, int64(c.changed), func(emit func(indexRecord) error) error {
+		return c.latest.Changed(func(idh idindex.Key, v idindex.Value) error {
+			return emit(indexRecord{IDHash: idh, Rev: v.Rev, Commit: v.Commit})
+		})
 	})
 	if err != nil {
 		return Ref{}, err

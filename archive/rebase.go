@@ -14,6 +14,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/chatvault/chatvault/archive/canon"
+	"github.com/chatvault/chatvault/archive/idindex"
 	"github.com/chatvault/chatvault/crypto/seal"
 )
 
@@ -228,11 +229,12 @@ func (a *Archive) readVersionManifest(ctx context.Context, ref Ref, epoch uint32
 }
 
 // convBase is a conversation as the head has it: its manifest and the latest
-// revision of every message.
+// revision of every message (in memory: a rebase holds the whole index of
+// each conversation it touches, unlike export).
 type convBase struct {
 	ref    Ref
 	last   *convManifest
-	latest map[[16]byte]latestRev
+	latest map[[16]byte]idindex.Value
 }
 
 func (a *Archive) loadConvBase(ctx context.Context, conv ID, ref Ref) (*convBase, error) {
@@ -241,7 +243,7 @@ func (a *Archive) loadConvBase(ctx context.Context, conv ID, ref Ref) (*convBase
 		return nil, err
 	}
 	key, _ := a.convKey(conv)
-	base := &convBase{ref: ref, last: chain[len(chain)-1], latest: map[[16]byte]latestRev{}}
+	base := &convBase{ref: ref, last: chain[len(chain)-1], latest: map[[16]byte]idindex.Value{}}
 	for _, m := range chain {
 		if m.IndexRun == nil {
 			continue
@@ -251,7 +253,7 @@ func (a *Archive) loadConvBase(ctx context.Context, conv ID, ref Ref) (*convBase
 			return nil, err
 		}
 		for _, r := range recs {
-			base.latest[r.IDHash] = latestRev{rev: r.Rev, commit: r.Commit}
+			base.latest[r.IDHash] = idindex.Value{Rev: r.Rev, Commit: r.Commit}
 		}
 	}
 	return base, nil
@@ -435,7 +437,7 @@ func (rb *rebaser) runs(ctx context.Context, conv ID, key []byte, m *convManifes
 // returns the records to keep, the superseded records, and how many messages
 // are new.
 func (rb *rebaser) settle(run, supers []indexRecord, base *convBase) (kept, _ []indexRecord, added int64) {
-	latest := map[[16]byte]latestRev{}
+	latest := map[[16]byte]idindex.Value{}
 	if base != nil {
 		latest = base.latest
 	}
@@ -445,12 +447,12 @@ func (rb *rebaser) settle(run, supers []indexRecord, base *convBase) (kept, _ []
 		case !seen:
 			added++
 			kept = append(kept, r)
-		case cur.rev == r.Rev:
+		case cur.Rev == r.Rev:
 			if r.Commit == rb.n {
 				supers = append(supers, r) // the remote has it: show its copy only
 			}
 		default:
-			supers = append(supers, indexRecord{IDHash: r.IDHash, Rev: cur.rev, Commit: cur.commit})
+			supers = append(supers, indexRecord{IDHash: r.IDHash, Rev: cur.Rev, Commit: cur.Commit})
 			kept = append(kept, r)
 		}
 	}
