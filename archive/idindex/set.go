@@ -172,9 +172,9 @@ func NewSet(o Options) (*Set, error) {
 		s.dir = os.TempDir()
 	}
 	if fi, err := os.Stat(s.dir); err != nil {
-		return nil, fmt.Errorf("idindex: directory for temporary files: %w", err)
+		return nil, fmt.Errorf("temporary directory (TMPDIR): %w", err)
 	} else if !fi.IsDir() {
-		return nil, fmt.Errorf("idindex: %s is not a directory", s.dir)
+		return nil, fmt.Errorf("temporary directory (TMPDIR) %s is not a directory", s.dir)
 	}
 	var key [32]byte
 	if _, err := rand.Read(key[:]); err != nil {

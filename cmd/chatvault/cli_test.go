@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/chatvault/chatvault/archive"
@@ -55,6 +56,7 @@ func TestExitCode(t *testing.T) {
 		{"kms wrong context", ctx, fmt.Errorf("%w: %w", archive.ErrWrongKey, &awskms.Error{Class: awskms.ErrWrongContext}), true, 4, "encryption context"},
 		{"deletion after commit failed", ctx, fmt.Errorf("%w: commit 3 is written but deleting x failed (%w)", archive.ErrConflict, remote.ErrUnavailable), true, 6, "run the command again"},
 		{"interrupted", canceled, errors.New("some error"), true, 130, ""},
+		{"disk full", ctx, fmt.Errorf("writing temporary index file /tmp/chatvault-idx-1: %w", syscall.ENOSPC), true, 1, "TMPDIR"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

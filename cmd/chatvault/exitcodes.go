@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"strings"
+	"syscall"
 
 	"github.com/chatvault/chatvault/archive"
 	"github.com/chatvault/chatvault/archive/canon"
@@ -149,6 +150,8 @@ func defaultHint(err error, code int) string {
 		return "another writer changed the archive or is still at work; run the command again (a lease left by a killed run expires after 10 minutes)"
 	case errors.Is(err, canon.ErrMalformed), errors.Is(err, canon.ErrLineTooLong):
 		return "nothing was committed; fix the input and run the command again"
+	case errors.Is(err, syscall.ENOSPC):
+		return "a disk is full: nothing was committed; free some space (export also spills its encrypted message-id index to TMPDIR: point TMPDIR at a disk with room) and run the command again"
 	}
 	return ""
 }
