@@ -225,6 +225,46 @@ func BenchmarkExport(b *testing.B) {
 	}
 }
 
+// BenchmarkExportAgain: exporting the corpus into an archive that already
+// holds all of it (fastest compression): the cost of loading and probing the
+// message-id index, nothing is written.
+func BenchmarkExportAgain(b *testing.B) {
+	for _, ord := range orders {
+		b.Run(ord.String(), func(b *testing.B) {
+			c := corpusFor(b, ord)
+			dir, err := os.MkdirTemp(workDir, "again-")
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer os.RemoveAll(dir)
+			id := newArchive(b, dir).ID()
+			export(b, openArchive(b, dir, id), c, archive.CompressFastest)
+			b.SetBytes(c.size)
+			b.ReportAllocs()
+			b.ResetTimer()
+			cpu := startCPU(b)
+			heap := startHeap(b)
+			for i := 0; i < b.N; i++ {
+				a := openArchive(b, dir, id)
+				f, err := os.Open(c.path)
+				if err != nil {
+					b.Fatal(err)
+				}
+				res, err := a.Export(context.Background(), canon.NewReader(f, filepath.Base(c.path)), archive.ExportOptions{})
+				f.Close()
+				if err != nil {
+					b.Fatal(err)
+				}
+				if res.Commit != 0 || res.Unchanged != c.lines {
+					b.Fatalf("export again: %+v, want %d unchanged and no commit", res, c.lines)
+				}
+			}
+			heap.report()
+			cpu.report(c.size)
+		})
+	}
+}
+
 // BenchmarkExportMemStore: as BenchmarkExport with the CLI's default
 // compression (fastest), into a store in memory: the engine's own cost, without the
 // local store's file creation and fsyncs.

@@ -630,3 +630,26 @@ func TestChangedInParallel(t *testing.T) {
 		}
 	}
 }
+
+// Of the indexes holding a fair share of the budget, the least recently used
+// is spilled, not the one in use: in an export grouped by conversation, the
+// conversation being read keeps its ids in memory.
+func TestSpillsLeastRecentlyUsed(t *testing.T) {
+	s := newTestSet(t, 100)
+	old, cur := s.New(), s.New()
+	rng := rand.New(rand.NewPCG(3, 4))
+	fill(t, old, rng, 40)
+	fill(t, cur, rng, 61) // the 101st entry: old, used longer ago, goes to disk
+	if len(old.mem) != 0 || len(old.runs) != 1 || len(cur.mem) != 61 || len(cur.runs) != 0 {
+		t.Fatalf("old: %d in memory, %d runs; cur: %d in memory, %d runs", len(old.mem), len(old.runs), len(cur.mem), len(cur.runs))
+	}
+	// A Get counts as a use too.
+	fill(t, old, rng, 30)
+	if _, _, err := old.Get(randKey(rng)); err != nil {
+		t.Fatal(err)
+	}
+	fill(t, s.New(), rng, 10) // over budget again: cur (61) is now the older
+	if len(cur.mem) != 0 || len(old.mem) != 30 {
+		t.Fatalf("cur: %d in memory, old: %d", len(cur.mem), len(old.mem))
+	}
+}

@@ -8,8 +8,9 @@
 //
 // Every [Index] keeps its newest entries in a Go map. The [Set] of one export
 // counts the entries held in the maps of all its indexes; when a Put makes that
-// count exceed Options.MaxEntries, the index with the most entries in memory is
-// spilled: its entries are sorted by key (bytes.Compare order) and written as a
+// count exceed Options.MaxEntries, an index is spilled (the least recently
+// used of those holding at least an eighth of the budget, else the largest):
+// its entries are sorted by key (bytes.Compare order) and written as a
 // new immutable run file, and its map is cleared. Only one index at a time
 // keeps the capacity of a cleared map (the last one spilled, usually the one
 // being filled); the one that kept it before is compacted into a map of its
@@ -98,8 +99,7 @@ type Options struct {
 	// Dir holds the temporary files; "" means os.TempDir().
 	Dir string
 	// MaxEntries is the number of entries held in memory across all indexes of
-	// the Set before the index with the most entries in memory is spilled to
-	// disk; 0 means DefaultMaxEntries.
+	// the Set before one of them is spilled to disk; 0 means DefaultMaxEntries.
 	MaxEntries int
 }
 
@@ -144,6 +144,7 @@ type Set struct {
 	sortBuf []entry      // reused by spills and Changed
 	busy    atomic.Int32 // Changed calls in progress (Put is refused meanwhile)
 	closed  bool
+	clock   uint64 // counts Gets and Puts, for the least-recently-used choice
 	st      Stats
 
 	gct, gpt  []byte   // Get's block buffers
@@ -227,6 +228,7 @@ func (s *Set) Stats() Stats {
 // Index maps the message ids of one conversation to their latest value.
 type Index struct {
 	s    *Set
+	used uint64 // the Set's clock at the last Get or Put
 	mem  map[Key]Value
 	runs []*run // oldest first
 	pos  int    // position in s.idx; -1 once released
@@ -244,6 +246,8 @@ func (x *Index) Get(k Key) (Value, bool, error) {
 	if err := x.usable(); err != nil {
 		return Value{}, false, err
 	}
+	x.s.clock++
+	x.used = x.s.clock
 	if v, ok := x.mem[k]; ok {
 		return v, true, nil
 	}
@@ -268,6 +272,8 @@ func (x *Index) Put(k Key, v Value) error {
 	if s.busy.Load() > 0 {
 		return errors.New("idindex: Put during Changed")
 	}
+	s.clock++
+	x.used = s.clock
 	n := len(x.mem)
 	x.mem[k] = v
 	if len(x.mem) == n {
@@ -277,13 +283,28 @@ func (x *Index) Put(k Key, v Value) error {
 	if s.mem <= s.max {
 		return nil
 	}
+	return s.victim(x).spill()
+}
+
+// victim picks the index to spill: the least recently used of those holding at
+// least an eighth of the budget, else the largest. Exports mostly come
+// grouped by conversation: the conversations already read go to disk and the
+// one being read keeps its ids in memory, where lookups cost nothing.
+func (s *Set) victim(x *Index) *Index {
+	var lru *Index
 	big := x
 	for _, y := range s.idx {
 		if len(y.mem) > len(big.mem) {
 			big = y
 		}
+		if len(y.mem) >= s.max/8 && (lru == nil || y.used < lru.used) {
+			lru = y
+		}
 	}
-	return big.spill()
+	if lru != nil {
+		return lru
+	}
+	return big
 }
 
 // Release frees the index's memory and removes its temporary files. The index
