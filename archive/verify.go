@@ -216,7 +216,7 @@ func (a *Archive) verifyContent(ctx context.Context, readData bool) error {
 		for _, m := range chain {
 			for _, run := range []*Ref{m.IndexRun, m.Superseded} {
 				if run != nil {
-					if _, err := a.readIndexRun(ctx, conv, key, *run); err != nil {
+					if err := a.eachIndexRecord(ctx, conv, key, *run, func(indexRecord) error { return nil }); err != nil {
 						return err
 					}
 				}

@@ -35,7 +35,7 @@ measure() {
 	user=$(awk -F': ' '/User time/ {print $2}' "$tmp/time.txt")
 	sys=$(awk -F': ' '/System time/ {print $2}' "$tmp/time.txt")
 	awk -v n="$name" -v b="$bytes" -v ns="$((t1 - t0))" -v u="$user" -v s="$sys" -v r="$rss" \
-		'BEGIN { printf "%s\t%d\t%.3f\t%.2f\t%d\n", n, b, ns / 1e9, u + s, r }' >>"$tmp/rows"
+		'BEGIN { printf "%s\t%.0f\t%.3f\t%.2f\t%d\n", n, b, ns / 1e9, u + s, r }' >>"$tmp/rows"
 	log "  $(tail -n 1 "$tmp/rows" | awk -F'\t' '{ printf "%-38s %8.2f s %8.1f MB/s %8.1f MiB RSS", $1, $3, ($2 ? $2 / $3 / 1e6 : 0), $5 / 1024 }')"
 }
 
