@@ -9,7 +9,6 @@ import (
 	"io"
 	"runtime"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/klauspost/compress/zstd"
@@ -142,7 +141,7 @@ func (a *Archive) Export(ctx context.Context, src Source, o ExportOptions) (Expo
 	}
 	defer ids.Close()
 
-	e := &exporter{a: a, o: o, n: uint32(a.Head() + 1), b: a.newBuilder(), heads: heads, ids: ids,
+	e := &exporter{a: a, o: o, n: uint32(a.Head() + 1), b: a.newBuilder(), heads: heads, ids: ids, chunks: newChunkCache(), freeEnts: make(chan []entry, 8),
 		bySource: map[[32]byte]*convState{}, known: map[[32]byte]ID{},
 		srcMAC: hmac.New(sha256.New, sourceHashKey(a.key, a.id))}
 	for id, k := range a.keyTable {
@@ -182,6 +181,8 @@ type exporter struct {
 	buffered int64
 	seq      int64
 	jobs     chan segJob
+	chunks   chunkCache
+	freeEnts chan []entry // entry lists of written batches, for reuse
 	res      ExportResult
 }
 
@@ -221,6 +222,7 @@ type convState struct {
 // in pooled chunks so that it grows without copying and costs memory in
 // proportion to what it holds.
 type batch struct {
+	cache  chunkCache
 	chunks [][]byte
 	size   int
 	ents   []entry
@@ -238,7 +240,31 @@ type entry struct {
 
 const chunkSize = 256 << 10
 
-var chunkPool = sync.Pool{New: func() any { b := make([]byte, 0, chunkSize); return &b }}
+// chunkCache keeps an export's released chunks for reuse. Unlike a
+// sync.Pool, which the garbage collector empties at every cycle (and export's
+// heap runs close to the CLI's memory limit, so cycles are frequent), it keeps
+// them: the ≈1 GiB of lines per GiB of input that pass through batches then
+// cost no new memory. Beyond its capacity (32 MiB of chunks) released chunks
+// are dropped.
+type chunkCache chan []byte
+
+func newChunkCache() chunkCache { return make(chunkCache, 128) }
+
+func (cc chunkCache) get() []byte {
+	select {
+	case c := <-cc:
+		return c[:0]
+	default:
+		return make([]byte, 0, chunkSize)
+	}
+}
+
+func (cc chunkCache) put(c []byte) {
+	select {
+	case cc <- c:
+	default:
+	}
+}
 
 // add copies a line into the batch.
 func (b *batch) add(line []byte) (chunk, off int32) {
@@ -248,7 +274,7 @@ func (b *batch) add(line []byte) (chunk, off int32) {
 		if len(line) > chunkSize {
 			c = make([]byte, 0, len(line)) // a long line gets a chunk of its own
 		} else {
-			c = (*chunkPool.Get().(*[]byte))[:0]
+			c = b.cache.get()
 		}
 		b.chunks = append(b.chunks, c)
 		n++
@@ -262,11 +288,11 @@ func (b *batch) add(line []byte) (chunk, off int32) {
 
 func (b *batch) line(e entry) []byte { return b.chunks[e.chunk][e.off : e.off+e.len] }
 
-// release returns the chunks to the pool.
+// release returns the chunks for reuse.
 func (b *batch) release() {
 	for _, c := range b.chunks {
 		if cap(c) == chunkSize {
-			chunkPool.Put(&c)
+			b.cache.put(c)
 		}
 	}
 	b.chunks = nil
@@ -297,12 +323,18 @@ const readAheadBatch = 512
 
 // readMessages runs in its own goroutine: it reads src (which parses, for JSON
 // Lines), copies each line out of the source's buffer and hashes it, so that
-// parsing and hashing overlap with deciding and buffering.
-func readMessages(ctx context.Context, src Source, out chan<- *readAhead) {
+// parsing and hashing overlap with deciding and buffering. It reuses the
+// batches the deciding stage hands back through free.
+func readMessages(ctx context.Context, src Source, cache chunkCache, free <-chan *readAhead, out chan<- *readAhead) {
 	defer close(out)
 	bl, _ := src.(canon.BlobLister)
 	for {
-		ra := &readAhead{msgs: make([]incoming, 0, readAheadBatch)}
+		var ra *readAhead
+		select {
+		case ra = <-free:
+		default:
+			ra = &readAhead{msgs: make([]incoming, 0, readAheadBatch), arena: batch{cache: cache}}
+		}
 		for len(ra.msgs) < readAheadBatch {
 			m, err := src.Next()
 			if err != nil {
@@ -335,8 +367,8 @@ func readMessages(ctx context.Context, src Source, out chan<- *readAhead) {
 func (e *exporter) read(ctx context.Context, src Source) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	ahead := make(chan *readAhead, 4)
-	go readMessages(ctx, src, ahead)
+	ahead, free := make(chan *readAhead, 4), make(chan *readAhead, 6)
+	go readMessages(ctx, src, e.chunks, free, ahead)
 	var sum [sha256.Size]byte
 	for ra := range ahead {
 		if ctx.Err() != nil {
@@ -378,6 +410,11 @@ func (e *exporter) read(ctx context.Context, src Source) error {
 		}
 		if ra.err != nil {
 			return ra.err
+		}
+		ra.msgs = ra.msgs[:0]
+		select {
+		case free <- ra:
+		default:
 		}
 	}
 	if err := ctx.Err(); err != nil {
@@ -435,7 +472,11 @@ func (c *convState) supersede(idh [16]byte, old idindex.Value) {
 
 func (e *exporter) buffer(ctx context.Context, c *convState, m canon.Message) error {
 	if c.batch == nil {
-		c.batch = &batch{}
+		c.batch = &batch{cache: e.chunks}
+		select {
+		case c.batch.ents = <-e.freeEnts:
+		default:
+		}
 	}
 	b := c.batch
 	chunk, off := b.add(m.Line)
@@ -598,6 +639,10 @@ func (e *exporter) worker(ctx context.Context) error {
 		first, last := b.ents[0], b.ents[len(b.ents)-1]
 		*job.slot = segmentRef{Ref: obj.ref, Messages: len(b.ents), Plain: int64(len(plain)),
 			First: time.Unix(first.sec, int64(first.nsec)).UTC(), Last: time.Unix(last.sec, int64(last.nsec)).UTC()}
+		select {
+		case e.freeEnts <- b.ents[:0]: // for the next batch
+		default:
+		}
 	}
 	return nil
 }
