@@ -150,6 +150,12 @@ type ConversationInfo struct {
 	Messages  int64
 	First     time.Time
 	Last      time.Time
+	// Blobs is how many attachment files the conversation's manifests list
+	// (all versions up to this one), or -1 when not known. Restore knows it,
+	// having read each conversation's whole manifest chain, and sets it in
+	// what it passes to its callback; Conversations reads only the newest
+	// manifest and sets -1.
+	Blobs int
 }
 
 // Conversations lists the conversations present at a version (0: the newest),
@@ -172,7 +178,7 @@ func (a *Archive) Conversations(ctx context.Context, version uint64) ([]Conversa
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, ConversationInfo{ID: id, Label: m.Label, SourceKey: m.SourceKey, Messages: m.Messages, First: m.First, Last: m.Last})
+		out = append(out, ConversationInfo{ID: id, Label: m.Label, SourceKey: m.SourceKey, Messages: m.Messages, First: m.First, Last: m.Last, Blobs: -1})
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Label != out[j].Label {

@@ -43,7 +43,10 @@ type LineWriter interface {
 //
 // Segments whose time ranges do not overlap are decrypted in parallel and
 // written in order; overlapping ones (a later export of older messages) are
-// merged as streams.
+// merged as streams. Decoding runs ahead of the writing across conversation
+// boundaries, bounded to o.Jobs+1 decoded segments (see restorePipeline).
+//
+// The ConversationInfo passed to out has Blobs set.
 func (a *Archive) Restore(ctx context.Context, o RestoreOptions, out func(ConversationInfo) (LineWriter, error)) error {
 	if o.Version == 0 {
 		o.Version = a.Head()
@@ -69,20 +72,206 @@ func (a *Archive) Restore(ctx context.Context, o RestoreOptions, out func(Conver
 		}
 		convs = slices.DeleteFunc(convs, func(c ConversationInfo) bool { return !want[c.ID] })
 	}
+	p := startRestore(ctx, a, convs, heads, o.Jobs)
+	err = p.write(out)
+	p.stop()
+	return err
+}
+
+// restorePipeline decodes segments ahead of the writer, across conversation
+// boundaries, so that the many small conversations of an archive do not
+// leave the workers idle while one is being written. Three kinds of
+// goroutine share it:
+//
+//   - produce walks the conversations in restore order, reads each one's
+//     manifest chain and superseded revisions (prepareConversation), and
+//     sends to steps the start of the conversation and then each cluster of
+//     its segments. A single segment is also queued on tasks for a worker;
+//     before that, produce takes a slot, which the writer gives back once it
+//     has written the segment. Decoded segments not yet written (including
+//     those being decoded) thus never exceed the slots: jobs+1, one being
+//     written and jobs decoded ahead.
+//   - jobs workers decode the queued segments (decodeSegment), each handing
+//     its result to its step's done channel.
+//   - write, on the caller's goroutine, takes the steps in order: it opens
+//     each conversation's LineWriter, writes each decoded segment, and merges
+//     each cluster of overlapping segments itself, decoding them there (such
+//     clusters are rare: an export of messages older than stored ones). Lines
+//     therefore come out exactly in the order of a sequential restore.
+//
+// A conversation that cannot be prepared is a step carrying the error, so the
+// error is reported when the writer gets there, after the conversations
+// before it were written, as in a sequential restore.
+type restorePipeline struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	slots  chan struct{}     // one per single segment queued and not yet written
+	tasks  chan *restoreStep // single segments to decode, in order
+	steps  chan *restoreStep // every step, in restore order
+	wg     sync.WaitGroup    // produce and the workers
+	all    bool              // produce sent every step (read once steps is closed)
+}
+
+// restoreStep is one step of a restore: the start of a conversation, or one
+// cluster of its segments.
+type restoreStep struct {
+	r       *convReader
+	start   bool             // a conversation starts: info is set, cluster nil
+	info    ConversationInfo // with Blobs
+	err     error            // preparing the conversation failed (start only)
+	cluster []*restoreSeg    // one segment decoded by a worker, or several to merge
+	done    chan decoded     // the single segment's plaintext, once decoded
+}
+
+type decoded struct {
+	plain []byte
+	err   error
+}
+
+// startRestore starts the goroutines that prepare and decode convs.
+func startRestore(ctx context.Context, a *Archive, convs []ConversationInfo, heads map[ID]Ref, jobs int) *restorePipeline {
+	ctx, cancel := context.WithCancel(ctx)
+	p := &restorePipeline{ctx: ctx, cancel: cancel,
+		slots: make(chan struct{}, jobs+1),
+		tasks: make(chan *restoreStep, jobs+1),
+		steps: make(chan *restoreStep, 4*(jobs+1))}
+	p.wg.Add(1 + jobs)
+	go p.produce(a, convs, heads)
+	for range jobs {
+		go p.work()
+	}
+	return p
+}
+
+// produce sends the steps of every conversation in order, then closes steps
+// and tasks. It stops at the first conversation it cannot prepare, and when
+// the restore is stopped.
+func (p *restorePipeline) produce(a *Archive, convs []ConversationInfo, heads map[ID]Ref) {
+	defer p.wg.Done()
+	defer close(p.steps)
+	defer close(p.tasks)
 	for _, c := range convs {
-		w, err := out(c)
-		if err != nil {
-			return err
+		r, clusters, err := a.prepareConversation(p.ctx, c.ID, heads[c.ID])
+		if r != nil {
+			c.Blobs = r.blobs
 		}
-		err = a.restoreConversation(ctx, c.ID, heads[c.ID], o.Jobs, w)
-		if cerr := w.Close(); err == nil {
-			err = cerr
+		if !p.send(&restoreStep{r: r, start: true, info: c, err: err}) || err != nil {
+			return
 		}
-		if err != nil {
-			return err
+		for _, cl := range clusters {
+			st := &restoreStep{r: r, cluster: cl}
+			if len(cl) == 1 {
+				select {
+				case p.slots <- struct{}{}:
+				case <-p.ctx.Done():
+					return
+				}
+				st.done = make(chan decoded, 1)
+				p.tasks <- st // never blocks: tasks has room for every slot
+			}
+			if !p.send(st) {
+				return
+			}
 		}
 	}
-	return nil
+	p.all = true
+}
+
+func (p *restorePipeline) send(st *restoreStep) bool {
+	select {
+	case p.steps <- st:
+		return true
+	case <-p.ctx.Done():
+		return false
+	}
+}
+
+// work decodes queued segments until produce closes tasks. Once the restore
+// is stopped it hands on the context's error instead of decoding.
+func (p *restorePipeline) work() {
+	defer p.wg.Done()
+	for st := range p.tasks {
+		var d decoded
+		if d.err = p.ctx.Err(); d.err == nil {
+			d.plain, d.err = st.r.decodeSegment(p.ctx, st.cluster[0])
+		}
+		st.done <- d
+	}
+}
+
+// write takes the steps in order and writes every conversation, calling out
+// for each and closing what out returned.
+func (p *restorePipeline) write(out func(ConversationInfo) (LineWriter, error)) error {
+	var w LineWriter // the conversation being written
+	finish := func(err error) error {
+		if w != nil {
+			if cerr := w.Close(); err == nil {
+				err = cerr
+			}
+			w = nil
+		}
+		return err
+	}
+	for st := range p.steps {
+		if st.start {
+			if err := finish(nil); err != nil {
+				return err
+			}
+			var err error
+			if w, err = out(st.info); err != nil {
+				w = nil
+				return err
+			}
+			if st.err != nil {
+				return finish(st.err)
+			}
+			st.r.w = w
+			continue
+		}
+		if err := p.writeCluster(st); err != nil {
+			return finish(err)
+		}
+	}
+	if !p.all { // produce was stopped: the restore was cancelled
+		return finish(p.ctx.Err())
+	}
+	return finish(nil)
+}
+
+// writeCluster writes one step's cluster: a decoded segment, or the merge of
+// overlapping ones.
+func (p *restorePipeline) writeCluster(st *restoreStep) error {
+	if st.done == nil {
+		return st.r.merge(p.ctx, st.cluster)
+	}
+	var d decoded
+	select {
+	case d = <-st.done:
+	case <-p.ctx.Done():
+		return p.ctx.Err()
+	}
+	<-p.slots
+	if d.err != nil {
+		return d.err
+	}
+	err := st.r.writePlain(d.plain, st.cluster[0].commit)
+	putBuf(d.plain)
+	return err
+}
+
+// stop ends the restore: it cancels what is still running, waits for the
+// goroutines to finish and returns the buffers of segments decoded but not
+// written to the pool.
+func (p *restorePipeline) stop() {
+	p.cancel()
+	for st := range p.steps {
+		if st.done != nil {
+			if d := <-st.done; d.err == nil {
+				putBuf(d.plain)
+			}
+		}
+	}
+	p.wg.Wait()
 }
 
 // restoreSeg is one segment with its place in the conversation's history.
@@ -114,25 +303,30 @@ type convReader struct {
 	key    []byte
 	idMAC  hash.Hash
 	supers map[supKey]bool
+	blobs  int // attachment blobs listed by the conversation's manifests
 	w      LineWriter
 }
 
-func (a *Archive) restoreConversation(ctx context.Context, conv ID, ref Ref, jobs int, w LineWriter) error {
+// prepareConversation reads a conversation's manifest chain and superseded
+// revisions and returns its segments in restore order, grouped into clusters
+// of overlapping time ranges.
+func (a *Archive) prepareConversation(ctx context.Context, conv ID, ref Ref) (*convReader, [][]*restoreSeg, error) {
 	chain, err := a.manifestChain(ctx, conv, ref)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	key, _ := a.convKey(conv)
-	r := &convReader{a: a, conv: conv, key: key, w: w, supers: map[supKey]bool{}, idMAC: hmac.New(sha256.New, messageIDKey(key, conv))}
+	r := &convReader{a: a, conv: conv, key: key, supers: map[supKey]bool{}, idMAC: hmac.New(sha256.New, messageIDKey(key, conv))}
 	var segs []*restoreSeg
 	for _, m := range chain {
+		r.blobs += len(m.Blobs)
 		for i, s := range m.Segments {
 			segs = append(segs, &restoreSeg{segmentRef: s, commit: m.Commit, order: i})
 		}
 		if m.Superseded != nil {
 			recs, err := a.readIndexRun(ctx, conv, key, *m.Superseded)
 			if err != nil {
-				return err
+				return nil, nil, err
 			}
 			for _, rec := range recs {
 				r.supers[supKey{rec.IDHash, rec.Rev, rec.Commit}] = true
@@ -164,61 +358,7 @@ func (a *Archive) restoreConversation(ctx context.Context, conv ID, ref Ref, job
 		}
 		clusters = append(clusters, []*restoreSeg{s})
 	}
-	return r.run(ctx, clusters, jobs)
-}
-
-// run writes the clusters in order: single segments are decoded ahead in
-// parallel (at most jobs at a time), clusters of several are merged.
-func (r *convReader) run(ctx context.Context, clusters [][]*restoreSeg, jobs int) error {
-	type result struct {
-		plain []byte
-		err   error
-	}
-	pending := make([]chan result, len(clusters))
-	sem := make(chan struct{}, jobs)
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	next := 0
-	startAhead := func(upTo int) {
-		for ; next < len(clusters) && next <= upTo; next++ {
-			if len(clusters[next]) != 1 {
-				continue
-			}
-			ch := make(chan result, 1)
-			pending[next] = ch
-			seg := clusters[next][0]
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				ch <- result{err: ctx.Err()}
-				continue
-			}
-			go func() {
-				defer func() { <-sem }()
-				p, err := r.decodeSegment(ctx, seg)
-				ch <- result{p, err}
-			}()
-		}
-	}
-	for i, cl := range clusters {
-		startAhead(i + jobs)
-		if len(cl) > 1 {
-			if err := r.merge(ctx, cl); err != nil {
-				return err
-			}
-			continue
-		}
-		res := <-pending[i]
-		if res.err != nil {
-			return res.err
-		}
-		err := r.writePlain(res.plain, cl[0].commit)
-		putBuf(res.plain)
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+	return r, clusters, nil
 }
 
 // writePlain writes one decoded segment's lines.

@@ -7,6 +7,10 @@ import (
 	"fmt"
 	"hash/crc64"
 	"io"
+	"runtime"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/chatvault/chatvault/crypto/seal"
 )
@@ -19,8 +23,12 @@ type VerifyOptions struct {
 	// Keyless checks completeness and integrity with no secret at all: the
 	// signed chain and integrity lists, and every object's size and SHA-256.
 	Keyless bool
-	// Progress is called after each object with the count done and the total.
+	// Progress is called after each object with the count done and the total
+	// (from several goroutines, one call at a time).
 	Progress func(done, total int)
+	// Jobs is how many objects are checked, and segments decoded, in
+	// parallel; 0: GOMAXPROCS.
+	Jobs int
 }
 
 // VerifyReport counts what Verify checked.
@@ -34,8 +42,9 @@ type VerifyReport struct {
 // Open), the signed integrity lists, the wrappers, and that every object a
 // commit made current exists with the recorded size and checksum. Without
 // Keyless it also decrypts the key table and every manifest; with ReadData,
-// every segment. The first fault found is returned as an ErrIntegrity error
-// naming the object.
+// every segment. Objects are checked and segments decoded o.Jobs at a time;
+// the first fault found (not necessarily the first in any fixed order) stops
+// the rest and is returned as an ErrIntegrity error naming the object.
 func (a *Archive) Verify(ctx context.Context, o VerifyOptions) (VerifyReport, error) {
 	if !o.Keyless {
 		if err := a.needKey(); err != nil {
@@ -50,23 +59,50 @@ func (a *Archive) Verify(ctx context.Context, o VerifyOptions) (VerifyReport, er
 		return VerifyReport{}, err
 	}
 	rep := VerifyReport{Commits: len(a.commits), Objects: len(recs)}
+	jobs := o.Jobs
+	if jobs <= 0 {
+		jobs = runtime.GOMAXPROCS(0)
+	}
 	hashData := o.ReadData || o.Keyless
-	for i, r := range recs {
-		if err := ctx.Err(); err != nil {
-			return rep, err
-		}
-		if err := a.checkObject(ctx, r, hashData); err != nil {
-			return rep, err
-		}
-		rep.Bytes += r.Size
-		if o.Progress != nil {
-			o.Progress(i+1, len(recs))
-		}
+	if err := a.checkObjects(ctx, recs, hashData, jobs, o.Progress, &rep.Bytes); err != nil {
+		return rep, err
 	}
 	if o.Keyless {
 		return rep, nil
 	}
-	return rep, a.verifyContent(ctx, o.ReadData)
+	return rep, a.verifyContent(ctx, o.ReadData, jobs)
+}
+
+// checkObjects runs checkObject over recs, jobs at a time, adding the size of
+// each object checked to *bytes and calling progress (if not nil) after each.
+// The first fault stops the rest.
+func (a *Archive) checkObjects(ctx context.Context, recs []integrityRecord, hashData bool, jobs int, progress func(done, total int), bytes *int64) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(jobs)
+	var mu sync.Mutex
+	done := 0
+	for _, r := range recs {
+		if gctx.Err() != nil {
+			break
+		}
+		g.Go(func() error {
+			if err := a.checkObject(gctx, r, hashData); err != nil {
+				return err
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			done++
+			*bytes += r.Size
+			if progress != nil {
+				progress(done, len(recs))
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	return ctx.Err()
 }
 
 // integrityRecords reads every commit's signed integrity list, checks that
@@ -200,49 +236,66 @@ func (a *Archive) checkObject(ctx context.Context, r integrityRecord, hashData b
 
 // verifyContent decrypts what only the key can check: every version manifest,
 // every conversation's manifests and index runs, and with readData every
-// segment.
-func (a *Archive) verifyContent(ctx context.Context, readData bool) error {
+// blob and segment. Manifests are read here, one conversation after the
+// other; index runs, blobs and segments are checked by up to jobs goroutines,
+// each holding at most one decoded segment. The first fault stops the rest.
+func (a *Archive) verifyContent(ctx context.Context, readData bool, jobs int) error {
 	heads, err := a.conversationsAt(ctx, a.Head())
 	if err != nil {
 		return err
 	}
-	for conv, ref := range heads {
-		chain, err := a.manifestChain(ctx, conv, ref)
-		if err != nil {
-			return err
-		}
-		key, _ := a.convKey(conv)
-		r := &convReader{a: a, conv: conv, key: key}
-		for _, m := range chain {
-			for _, run := range []*Ref{m.IndexRun, m.Superseded} {
-				if run != nil {
-					if err := a.eachIndexRecord(ctx, conv, key, *run, func(indexRecord) error { return nil }); err != nil {
-						return err
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(jobs)
+	walk := func() error {
+		for conv, ref := range heads {
+			chain, err := a.manifestChain(gctx, conv, ref)
+			if err != nil {
+				return err
+			}
+			key, _ := a.convKey(conv)
+			r := &convReader{a: a, conv: conv, key: key}
+			for _, m := range chain {
+				for _, run := range []*Ref{m.IndexRun, m.Superseded} {
+					if run != nil {
+						g.Go(func() error {
+							return a.eachIndexRecord(gctx, conv, key, *run, func(indexRecord) error { return nil })
+						})
 					}
 				}
-			}
-			if !readData {
-				continue
-			}
-			for _, b := range m.Blobs {
-				rc, err := a.OpenBlob(ctx, conv, b.Content.String())
-				if err != nil {
+				if !readData {
+					continue
+				}
+				for _, b := range m.Blobs {
+					g.Go(func() error {
+						rc, err := a.OpenBlob(gctx, conv, b.Content.String())
+						if err != nil {
+							return err
+						}
+						defer rc.Close()
+						_, err = io.Copy(io.Discard, rc)
+						return err
+					})
+				}
+				for _, s := range m.Segments {
+					g.Go(func() error {
+						plain, err := r.decodeSegment(gctx, &restoreSeg{segmentRef: s, commit: m.Commit})
+						if err != nil {
+							return err
+						}
+						putBuf(plain)
+						return nil
+					})
+				}
+				if err := gctx.Err(); err != nil {
 					return err
 				}
-				_, err = io.Copy(io.Discard, rc)
-				rc.Close()
-				if err != nil {
-					return err
-				}
-			}
-			for _, s := range m.Segments {
-				plain, err := r.decodeSegment(ctx, &restoreSeg{segmentRef: s, commit: m.Commit})
-				if err != nil {
-					return err
-				}
-				putBuf(plain)
 			}
 		}
+		return nil
 	}
-	return nil
+	err = walk()
+	if werr := g.Wait(); werr != nil {
+		return werr // the fault a task found, rather than the cancellation it caused
+	}
+	return err
 }

@@ -357,7 +357,7 @@ func (s *Store) syncFiles(files []string) error {
 		return nil
 	}
 	if len(files) > 4 {
-		if done, err := syncFS(s.root); done {
+		if done, err := SyncFS(s.root); done {
 			return err
 		}
 	}

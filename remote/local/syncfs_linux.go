@@ -6,8 +6,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// syncFS flushes every file of the filesystem holding dir with one syncfs(2).
-func syncFS(dir string) (done bool, err error) {
+// SyncFS flushes every file of the filesystem holding dir with one syncfs(2)
+// (Linux). done is false where that is not possible (another system, dir
+// unreadable): the caller then fsyncs file by file.
+func SyncFS(dir string) (done bool, err error) {
 	f, err := os.Open(dir)
 	if err != nil {
 		return false, nil
