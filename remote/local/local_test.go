@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"syscall"
@@ -20,28 +21,54 @@ import (
 	"github.com/chatvault/chatvault/remote/storetest"
 )
 
-func newStore(t *testing.T, forceLock bool) *Store {
+// writeMode is one of the ways Create publishes a file.
+type writeMode int
+
+const (
+	viaUnnamed writeMode = iota // the default: an unnamed file, linked (Linux), else as viaNamed
+	viaNamed                    // a named temp file, linked
+	viaLock                     // a named temp file, renamed under the lock file
+)
+
+func newStore(t *testing.T, m writeMode) *Store {
 	t.Helper()
 	s, err := Open(filepath.Join(t.TempDir(), "store"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.forceLock = forceLock
+	s.unnamed = s.unnamed && m == viaUnnamed
+	s.forceLock = m == viaLock
 	return s
 }
 
-// both runs f for the link path and the lock-file fallback.
-func both(t *testing.T, f func(t *testing.T, forceLock bool)) {
-	t.Run("link", func(t *testing.T) { f(t, false) })
-	t.Run("lockfile", func(t *testing.T) { f(t, true) })
+// eachMode runs f for every way of publishing a file.
+func eachMode(t *testing.T, f func(t *testing.T, m writeMode)) {
+	t.Run("unnamed", func(t *testing.T) { f(t, viaUnnamed) })
+	t.Run("link", func(t *testing.T) { f(t, viaNamed) })
+	t.Run("lockfile", func(t *testing.T) { f(t, viaLock) })
 }
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) remote.Store { return newStore(t, false) })
+	storetest.Run(t, func(t *testing.T) remote.Store { return newStore(t, viaUnnamed) })
+}
+
+func TestConformanceNamedTemp(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) remote.Store { return newStore(t, viaNamed) })
 }
 
 func TestConformanceLockFallback(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) remote.Store { return newStore(t, true) })
+	storetest.Run(t, func(t *testing.T) remote.Store { return newStore(t, viaLock) })
+}
+
+// On Linux (O_TMPFILE on the test's filesystem) Create uses unnamed files.
+func TestUnnamedOnLinux(t *testing.T) {
+	s := newStore(t, viaUnnamed)
+	if runtime.GOOS == "linux" && !s.unnamed {
+		t.Fatalf("O_TMPFILE not usable in %s", s.tmp)
+	}
+	if runtime.GOOS != "linux" && s.unnamed {
+		t.Fatal("unnamed files outside Linux")
+	}
 }
 
 func create(t *testing.T, s *Store, name, data string) error {
@@ -64,13 +91,13 @@ func tempFiles(t *testing.T, s *Store) []string {
 
 func TestModes(t *testing.T) {
 	for _, mask := range []int{0, 0o022, 0o277} {
-		both(t, func(t *testing.T, forceLock bool) {
+		eachMode(t, func(t *testing.T, m writeMode) {
 			old, ok := setUmask(mask)
 			if !ok {
 				t.Skip("no umask on this system")
 			}
 			defer setUmask(old)
-			s := newStore(t, forceLock)
+			s := newStore(t, m)
 			if err := create(t, s, "archives/a/objects/b", "x"); err != nil {
 				t.Fatal(err)
 			}
@@ -143,8 +170,8 @@ func TestInvalidNames(t *testing.T) {
 }
 
 func TestNoTempLeft(t *testing.T) {
-	both(t, func(t *testing.T, forceLock bool) {
-		s := newStore(t, forceLock)
+	eachMode(t, func(t *testing.T, m writeMode) {
+		s := newStore(t, m)
 		if err := create(t, s, "a/b", "hello"); err != nil {
 			t.Fatal(err)
 		}
@@ -167,8 +194,8 @@ func TestNoTempLeft(t *testing.T) {
 }
 
 func TestReaderErrorMidway(t *testing.T) {
-	both(t, func(t *testing.T, forceLock bool) {
-		s := newStore(t, forceLock)
+	eachMode(t, func(t *testing.T, m writeMode) {
+		s := newStore(t, m)
 		boom := errors.New("disk on fire")
 		r := io.MultiReader(bytes.NewReader(make([]byte, 100<<10)), iotest.ErrReader(boom))
 		err := s.Create(t.Context(), "archives/a/objects/x", r, 200<<10)
@@ -185,7 +212,7 @@ func TestReaderErrorMidway(t *testing.T) {
 }
 
 func TestRemoveStaleTemp(t *testing.T) {
-	s := newStore(t, false)
+	s := newStore(t, viaUnnamed)
 	old := time.Now().Add(-2 * time.Hour)
 	for name, mtime := range map[string]time.Time{
 		"create-old": old, "create-new": time.Now(), lockName: old,
@@ -208,7 +235,7 @@ func TestRemoveStaleTemp(t *testing.T) {
 }
 
 func TestLockFile(t *testing.T) {
-	s := newStore(t, true)
+	s := newStore(t, viaLock)
 	lock := filepath.Join(s.tmp, lockName)
 	if err := os.WriteFile(lock, nil, 0o600); err != nil {
 		t.Fatal(err)
@@ -232,8 +259,8 @@ func TestLockFile(t *testing.T) {
 }
 
 func TestSyncRemembersDirs(t *testing.T) {
-	both(t, func(t *testing.T, forceLock bool) {
-		s := newStore(t, forceLock)
+	eachMode(t, func(t *testing.T, m writeMode) {
+		s := newStore(t, m)
 		dirty := func() []string {
 			s.mu.Lock()
 			defer s.mu.Unlock()
@@ -275,7 +302,7 @@ func TestSyncRemembersDirs(t *testing.T) {
 }
 
 func TestDirectoryNames(t *testing.T) {
-	s := newStore(t, false)
+	s := newStore(t, viaUnnamed)
 	if err := create(t, s, "archives/a/objects/x", "x"); err != nil {
 		t.Fatal(err)
 	}
@@ -299,7 +326,7 @@ func TestDirectoryNames(t *testing.T) {
 }
 
 func TestUnavailable(t *testing.T) {
-	s := newStore(t, false)
+	s := newStore(t, viaUnnamed)
 	if err := create(t, s, "archives/a/objects/x", "x"); err != nil {
 		t.Fatal(err)
 	}
@@ -326,7 +353,7 @@ func TestUnavailable(t *testing.T) {
 }
 
 func TestErrorMessages(t *testing.T) {
-	s := newStore(t, false)
+	s := newStore(t, viaUnnamed)
 	if err := create(t, s, "a/b", "x"); err != nil {
 		t.Fatal(err)
 	}
