@@ -142,7 +142,7 @@ func (a *Archive) Export(ctx context.Context, src Source, o ExportOptions) (Expo
 	defer ids.Close()
 
 	e := &exporter{a: a, o: o, n: uint32(a.Head() + 1), b: a.newBuilder(), heads: heads, ids: ids, chunks: newChunkCache(), freeEnts: make(chan []entry, 8),
-		bySource: map[[32]byte]*convState{}, known: map[[32]byte]ID{},
+		bySource: map[string]*convState{}, known: map[[32]byte]ID{},
 		srcMAC: hmac.New(sha256.New, sourceHashKey(a.key, a.id))}
 	for id, k := range a.keyTable {
 		e.known[k.SourceHash] = id
@@ -173,7 +173,7 @@ type exporter struct {
 	b        *builder
 	heads    map[ID]Ref // latest manifest per conversation at head
 	ids      *idindex.Set
-	bySource map[[32]byte]*convState
+	bySource map[string]*convState // by source key: its keyed hash is needed only the first time
 	known    map[[32]byte]ID // source hash → conversation, from the key table
 	order    []*convState    // conversations in order of first message
 	last     *convState      // the previous message's conversation
@@ -528,13 +528,13 @@ func (e *exporter) conversation(ctx context.Context, source string) (*convState,
 }
 
 func (e *exporter) lookupConversation(ctx context.Context, source string) (*convState, error) {
+	if c, ok := e.bySource[source]; ok {
+		return c, nil
+	}
 	var h [32]byte
 	e.srcMAC.Reset()
 	io.WriteString(e.srcMAC, source)
 	e.srcMAC.Sum(h[:0])
-	if c, ok := e.bySource[h]; ok {
-		return c, nil
-	}
 	c := &convState{sourceHash: h, sourceKey: source, latest: e.ids.New(), replaced: map[revKey]int{}, blobs: map[Digest]bool{}}
 	if id, ok := e.known[h]; ok {
 		c.id = id
@@ -555,7 +555,7 @@ func (e *exporter) lookupConversation(ctx context.Context, source string) (*conv
 		e.res.NewConversations++
 	}
 	c.idMAC = hmac.New(sha256.New, messageIDKey(c.key, c.id))
-	e.bySource[h] = c
+	e.bySource[source] = c
 	e.order = append(e.order, c)
 	return c, nil
 }
