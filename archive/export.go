@@ -174,9 +174,9 @@ type exporter struct {
 	heads    map[ID]Ref // latest manifest per conversation at head
 	ids      *idindex.Set
 	bySource map[string]*convState // by source key: its keyed hash is needed only the first time
-	known    map[[32]byte]ID // source hash → conversation, from the key table
-	order    []*convState    // conversations in order of first message
-	last     *convState      // the previous message's conversation
+	known    map[[32]byte]ID       // source hash → conversation, from the key table
+	order    []*convState          // conversations in order of first message
+	last     *convState            // the previous message's conversation
 	srcMAC   hash.Hash
 	buffered int64
 	seq      int64
