@@ -13,6 +13,7 @@
 # Environment:
 #   BENCH_SCALE_SIZE=15GiB      corpus size (gencorpus -size syntax)
 #   BENCH_SCALE_ORDER=grouped   grouped or interleaved
+#   BENCH_SCALE_CONVERSATIONS=200  conversations (1: one conversation of that size)
 #   BENCH_SCALE_RESTORE=1       0 skips the restore step
 #   BENCH_CHATVAULT=            a chatvault binary to measure instead of building ./cmd/chatvault
 #   BENCH_OUT=bench/out         results (gitignored)
@@ -22,6 +23,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 size=${BENCH_SCALE_SIZE:-15GiB}
 order=${BENCH_SCALE_ORDER:-grouped}
+convs=${BENCH_SCALE_CONVERSATIONS:-200}
 out=${BENCH_OUT:-$root/bench/out}
 mkdir -p "$out"
 
@@ -36,9 +38,9 @@ if [ -z "$cv" ]; then
 	cv=$tmp/chatvault
 fi
 go build -o "$tmp/gencorpus" ./bench/gencorpus
-gen() { "$tmp/gencorpus" -q -size "$size" -seed 1 -order "$order"; }
+gen() { "$tmp/gencorpus" -q -size "$size" -seed 1 -order "$order" -conversations "$convs"; }
 
-log "counting the corpus ($size, $order)"
+log "counting the corpus ($size, $order, $convs conversations)"
 read -r lines bytes < <(gen | wc -lc)
 log "$lines messages, $bytes bytes"
 
@@ -65,7 +67,7 @@ load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 report=$out/scale-$(date -u +%Y%m%dT%H%M%SZ).md
 {
-	echo "## chatvault at scale: $lines messages ($size $order corpus, $bytes bytes)"
+	echo "## chatvault at scale: $lines messages in $convs conversations ($size $order corpus, $bytes bytes)"
 	echo
 	echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- 2>/dev/null || echo ' (+ uncommitted changes)'); load $load_before / $load_after"
 	echo "- stored: $(awk -v s="$stored" -v b="$bytes" 'BEGIN { printf "%.1f GiB, %.1f%% of the corpus", s / 2^30, 100 * s / b }')"
