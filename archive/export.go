@@ -176,7 +176,6 @@ type exporter struct {
 	bySource map[string]*convState // by source key: its keyed hash is needed only the first time
 	known    map[[32]byte]ID       // source hash → conversation, from the key table
 	order    []*convState          // conversations in order of first message
-	last     *convState            // the previous message's conversation
 	srcMAC   hash.Hash
 	buffered int64
 	seq      int64
@@ -519,15 +518,6 @@ func (e *exporter) dispatch(ctx context.Context, c *convState) error {
 
 // conversation finds or creates the state of the conversation with this source key.
 func (e *exporter) conversation(ctx context.Context, source string) (*convState, error) {
-	if e.last != nil && e.last.sourceKey == source {
-		return e.last, nil // most exports come grouped by conversation: skip the HMAC
-	}
-	c, err := e.lookupConversation(ctx, source)
-	e.last = c
-	return c, err
-}
-
-func (e *exporter) lookupConversation(ctx context.Context, source string) (*convState, error) {
 	if c, ok := e.bySource[source]; ok {
 		return c, nil
 	}
