@@ -81,6 +81,11 @@ func (a *Archive) rebase(ctx context.Context, old uint64) (uint64, error) {
 		return 0, err
 	}
 	defer l.release()
+	ids, err := idindex.NewSet(idindex.Options{})
+	if err != nil {
+		return 0, err
+	}
+	defer ids.Close()
 	head := a.commits[len(a.commits)-1].body
 	rb := &rebaser{a: a, b: a.newBuilder(), old: uint32(old), n: uint32(a.Head() + 1), crcs: crcs}
 	nvm := &versionManifest{Commit: a.Head() + 1, Time: vm.Time, Label: a.versions[len(a.versions)-1].Label,
@@ -100,11 +105,12 @@ func (a *Archive) rebase(ctx context.Context, old uint64) (uint64, error) {
 		other, sameSource := bySource[e.SourceHash]
 		switch ref, ok := heads[cc.ID]; {
 		case ok:
-			base, err := a.loadConvBase(ctx, cc.ID, ref)
+			base, err := a.loadConvBase(ctx, ids, cc.ID, ref)
 			if err != nil {
 				return 0, err
 			}
 			change, err = rb.conversation(ctx, cc.ID, e.Key[:], m, base)
+			base.latest.Release()
 			if err != nil {
 				return 0, err
 			}
@@ -114,11 +120,13 @@ func (a *Archive) rebase(ctx context.Context, old uint64) (uint64, error) {
 		case sameSource:
 			// Both devices created this chat: it stays one conversation, the
 			// remote's.
-			base, err := a.loadConvBase(ctx, other, heads[other])
+			base, err := a.loadConvBase(ctx, ids, other, heads[other])
 			if err != nil {
 				return 0, err
 			}
-			if change, err = rb.adopt(ctx, cc.ID, e.Key[:], m, other, base); err != nil {
+			change, err = rb.adopt(ctx, cc.ID, e.Key[:], m, other, base)
+			base.latest.Release()
+			if err != nil {
 				return 0, err
 			}
 		default:
@@ -229,31 +237,30 @@ func (a *Archive) readVersionManifest(ctx context.Context, ref Ref, epoch uint32
 }
 
 // convBase is a conversation as the head has it: its manifest and the latest
-// revision of every message (in memory: a rebase holds the whole index of
-// each conversation it touches, unlike export).
+// revision of every message (in an index bounded in memory, as export's).
 type convBase struct {
 	ref    Ref
 	last   *convManifest
-	latest map[[16]byte]idindex.Value
+	latest *idindex.Index
 }
 
-func (a *Archive) loadConvBase(ctx context.Context, conv ID, ref Ref) (*convBase, error) {
+func (a *Archive) loadConvBase(ctx context.Context, ids *idindex.Set, conv ID, ref Ref) (*convBase, error) {
 	chain, err := a.manifestChain(ctx, conv, ref)
 	if err != nil {
 		return nil, err
 	}
 	key, _ := a.convKey(conv)
-	base := &convBase{ref: ref, last: chain[len(chain)-1], latest: map[[16]byte]idindex.Value{}}
+	base := &convBase{ref: ref, last: chain[len(chain)-1], latest: ids.New()}
 	for _, m := range chain {
 		if m.IndexRun == nil {
 			continue
 		}
-		recs, err := a.readIndexRun(ctx, conv, key, *m.IndexRun)
+		err := a.eachIndexRecord(ctx, conv, key, *m.IndexRun, func(r indexRecord) error {
+			return base.latest.Put(r.IDHash, idindex.Value{Rev: r.Rev, Commit: r.Commit})
+		})
 		if err != nil {
+			base.latest.Release()
 			return nil, err
-		}
-		for _, r := range recs {
-			base.latest[r.IDHash] = idindex.Value{Rev: r.Rev, Commit: r.Commit}
 		}
 	}
 	return base, nil
@@ -276,7 +283,10 @@ func (rb *rebaser) conversation(ctx context.Context, conv ID, key []byte, m *con
 	if err != nil {
 		return nil, err
 	}
-	kept, supers, added := rb.settle(run, supers, base)
+	kept, supers, added, err := rb.settle(run, supers, base)
+	if err != nil {
+		return nil, err
+	}
 	if len(kept) == 0 {
 		return nil, nil
 	}
@@ -334,7 +344,10 @@ func (rb *rebaser) adopt(ctx context.Context, from ID, fromKey []byte, m *convMa
 			recs[i].IDHash = idh
 		}
 	}
-	kept, supers, added := rb.settle(run, supers, base)
+	kept, supers, added, err := rb.settle(run, supers, base)
+	if err != nil {
+		return nil, err
+	}
 	if len(kept) == 0 {
 		return nil, nil
 	}
@@ -436,13 +449,15 @@ func (rb *rebaser) runs(ctx context.Context, conv ID, key []byte, m *convManifes
 // settle compares a change's latest revisions with the remote's (base) and
 // returns the records to keep, the superseded records, and how many messages
 // are new.
-func (rb *rebaser) settle(run, supers []indexRecord, base *convBase) (kept, _ []indexRecord, added int64) {
-	latest := map[[16]byte]idindex.Value{}
-	if base != nil {
-		latest = base.latest
-	}
+func (rb *rebaser) settle(run, supers []indexRecord, base *convBase) (kept, _ []indexRecord, added int64, err error) {
 	for _, r := range run {
-		cur, seen := latest[r.IDHash]
+		var cur idindex.Value
+		var seen bool
+		if base != nil {
+			if cur, seen, err = base.latest.Get(r.IDHash); err != nil {
+				return nil, nil, 0, err
+			}
+		}
 		switch {
 		case !seen:
 			added++
@@ -456,7 +471,7 @@ func (rb *rebaser) settle(run, supers []indexRecord, base *convBase) (kept, _ []
 			kept = append(kept, r)
 		}
 	}
-	return kept, supers, added
+	return kept, supers, added, nil
 }
 
 // write stores the new index run, superseded run and manifest of a rebased

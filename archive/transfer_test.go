@@ -368,3 +368,39 @@ func TestPullKeepsCommitItCannotRebase(t *testing.T) {
 		t.Errorf("prune removed the set-aside commit's objects: %v", err)
 	}
 }
+
+// Both devices create the same chat (same source key) before either pushes:
+// the rebase adopts this device's messages into the remote's conversation,
+// keeping each message once (a message both imported is not doubled) and
+// the latest revision of each.
+func TestPullAdoptsSameNewConversation(t *testing.T) {
+	alice, bob, carol := newDevice(t), newDevice(t), newDevice(t)
+	rem := newRemote(t)
+	a := alice.create("chats")
+	alice.export(a, msg("c1", "1", "2020-01-01T00:00:00Z", "one"), ExportOptions{})
+	alice.pushOK(a.ID(), rem)
+	bob.pullOK(a.ID(), rem)
+
+	bob.export(bob.open(a.ID()), msg("new", "x", "2020-02-01T00:00:00Z", "shared")+msg("new", "y", "2020-02-02T00:00:00Z", "bob's"), ExportOptions{})
+	bob.pushOK(a.ID(), rem)
+	alice.export(alice.open(a.ID()), msg("new", "x", "2020-02-01T00:00:00Z", "shared")+msg("new", "z", "2020-02-03T00:00:00Z", "alice's"), ExportOptions{})
+	if _, err := alice.push(a.ID(), rem); !errors.Is(err, ErrConflict) {
+		t.Fatalf("push after another machine pushed: %v, want a conflict", err)
+	}
+	if rep := alice.pullOK(a.ID(), rem); len(rep.Rebased) != 1 {
+		t.Fatalf("pull: %+v, want one commit rebased", rep)
+	}
+	alice.pushOK(a.ID(), rem)
+
+	carol.pullOK(a.ID(), rem)
+	c := carol.open(a.ID())
+	got := carol.restore(c, RestoreOptions{})
+	want := msg("new", "x", "2020-02-01T00:00:00Z", "shared") + msg("new", "y", "2020-02-02T00:00:00Z", "bob's") + msg("new", "z", "2020-02-03T00:00:00Z", "alice's")
+	if got["new"] != want || len(got) != 2 {
+		t.Errorf("restored %v, want conversation new as\n%s", got, want)
+	}
+	convs, _ := c.Conversations(carol.ctx, 0)
+	if len(convs) != 2 {
+		t.Errorf("%d conversations, want 2 (the chat both created is one)", len(convs))
+	}
+}
