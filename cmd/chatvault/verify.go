@@ -15,6 +15,7 @@ type verifyOptions struct {
 	ReadData    bool
 	Keyless     bool
 	Fingerprint string
+	Jobs        int
 	Keys        keyFlags
 }
 
@@ -45,6 +46,7 @@ Damage is exit status 3.`,
 	f.BoolVar(&opts.ReadData, "read-data", false, "read every object and check its SHA-256")
 	f.BoolVar(&opts.Keyless, "keyless", false, "verify without any secret")
 	f.StringVar(&opts.Fingerprint, "fingerprint", "", "expected archive fingerprint `FP` (hex)")
+	f.IntVar(&opts.Jobs, "jobs", 0, "objects checked in parallel (0: one per CPU)")
 	opts.Keys.register(f)
 	return cmd
 }
@@ -62,6 +64,9 @@ type verifyRecord struct {
 
 func runVerify(ctx context.Context, opts *verifyOptions) error {
 	a := opts.app
+	if opts.Jobs < 0 {
+		return usageErrorf("--jobs must not be negative")
+	}
 	st, err := a.openStore(ctx, a.repo, storeRead)
 	if err != nil {
 		return err
@@ -78,6 +83,7 @@ func runVerify(ctx context.Context, opts *verifyOptions) error {
 	bar := a.newProgress(-1, "verify", false)
 	rep, err := ar.Verify(ctx, archive.VerifyOptions{
 		ReadData: opts.ReadData,
+		Jobs:     opts.Jobs,
 		Keyless:  opts.Keyless,
 		Progress: func(done, total int) { bar.set(int64(done), int64(total)) },
 	})
