@@ -66,7 +66,8 @@
 //
 // # Use
 //
-// A Set and its indexes are used by one goroutine at a time. Errors name the
+// A Set and its indexes are used by one goroutine at a time, except that
+// [Index.Changed] may run on distinct indexes in parallel. Errors name the
 // file and wrap the cause with %w; after an error the index still answers
 // correctly (a failed run is discarded, the entries stay in memory), but the
 // Set may be over its budget: the export is expected to stop.
