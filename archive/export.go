@@ -74,9 +74,7 @@ type ExportOptions struct {
 	Compression Compression // zstd level of new segments
 	Jobs        int         // segments compressed and encrypted in parallel; 0: GOMAXPROCS
 	// MaxBuffered bounds the plaintext held for conversations whose segments
-	// are not full yet; past it the largest is written early. 0: 6 segments
-	// (more buys bigger segments from interleaved input, but pushes the heap
-	// past the CLI's soft memory limit).
+	// are not full yet; past it the largest is written early. 0: 4 segments.
 	MaxBuffered int64
 	// TempDir holds the encrypted temporary files of the message-id index
 	// once it outgrows IndexEntries; "": os.TempDir().
@@ -126,7 +124,7 @@ func (a *Archive) Export(ctx context.Context, src Source, o ExportOptions) (Expo
 		o.Jobs = runtime.GOMAXPROCS(0)
 	}
 	if o.MaxBuffered <= 0 {
-		o.MaxBuffered = 6 * int64(o.SegmentSize)
+		o.MaxBuffered = 4 * int64(o.SegmentSize)
 	}
 	heads, err := a.conversationsAt(ctx, a.Head())
 	if err != nil {
