@@ -2,14 +2,11 @@ package shred_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
@@ -21,7 +18,6 @@ import (
 	"github.com/chatvault/chatvault/remote"
 	"github.com/chatvault/chatvault/remote/local"
 	"github.com/chatvault/chatvault/remote/s3"
-	"github.com/chatvault/chatvault/remote/s3/s3test"
 )
 
 var testKey = recovery.Key{1, 2, 3}
@@ -164,40 +160,4 @@ func (f *failingStore) DeleteVersion(ctx context.Context, name, versionID string
 		return err
 	}
 	return f.Store.DeleteVersion(ctx, name, versionID)
-}
-
-// lockedBucket creates a bucket with Object Lock (and so versioning) and
-// removes it at the end, bypassing GOVERNANCE retention (tests lock in that
-// mode only, so that they can clean up).
-func lockedBucket(t *testing.T) string {
-	t.Helper()
-	c := s3test.Client(t)
-	var rnd [6]byte
-	rand.Read(rnd[:])
-	name := "cvt-shred-lock-" + hex.EncodeToString(rnd[:])
-	if _, err := c.CreateBucket(t.Context(), &awss3.CreateBucketInput{Bucket: aws.String(name), ObjectLockEnabledForBucket: aws.Bool(true)}); err != nil {
-		t.Fatalf("CreateBucket %s with object lock: %v", name, err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		pages := awss3.NewListObjectVersionsPaginator(c, &awss3.ListObjectVersionsInput{Bucket: aws.String(name)})
-		for pages.HasMorePages() {
-			page, err := pages.NextPage(ctx)
-			if err != nil {
-				t.Logf("cleanup of %s: %v", name, err)
-				break
-			}
-			for _, v := range page.Versions {
-				c.DeleteObject(ctx, &awss3.DeleteObjectInput{Bucket: aws.String(name), Key: v.Key, VersionId: v.VersionId, BypassGovernanceRetention: aws.Bool(true)})
-			}
-			for _, m := range page.DeleteMarkers {
-				c.DeleteObject(ctx, &awss3.DeleteObjectInput{Bucket: aws.String(name), Key: m.Key, VersionId: m.VersionId, BypassGovernanceRetention: aws.Bool(true)})
-			}
-		}
-		if _, err := c.DeleteBucket(ctx, &awss3.DeleteBucketInput{Bucket: aws.String(name)}); err != nil {
-			t.Logf("cleanup: deleting bucket %s: %v", name, err)
-		}
-	})
-	return name
 }

@@ -22,7 +22,7 @@ import (
 // everything else goes, and verify-shred accepts the retained version the
 // report lists.
 func TestShredObjectLock(t *testing.T) {
-	bucket := lockedBucket(t)
+	bucket := s3test.LockedBucket(t)
 	st := s3test.Open(t, "s3://"+bucket+"/root", s3test.Options(t))
 	d := newDevice(t)
 	a := d.create(st)
@@ -75,7 +75,7 @@ func TestShredObjectLock(t *testing.T) {
 // does not tell the date: every version is reported retained "until unknown
 // (bucket default retention)", and the dedicated KMS key is destroyed anyway.
 func TestShredDefaultRetention(t *testing.T) {
-	bucket := lockedBucket(t)
+	bucket := s3test.LockedBucket(t)
 	st := s3test.Open(t, "s3://"+bucket, s3test.Options(t))
 	_, err := st.Client().PutObjectLockConfiguration(t.Context(), &awss3.PutObjectLockConfigurationInput{Bucket: aws.String(bucket), ObjectLockConfiguration: &types.ObjectLockConfiguration{
 		ObjectLockEnabled: types.ObjectLockEnabledEnabled,

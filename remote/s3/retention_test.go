@@ -1,9 +1,6 @@
 package s3_test
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"strings"
 	"testing"
@@ -87,7 +84,7 @@ func TestDeleteVersion(t *testing.T) {
 // by the bucket's default retention has no retention of its own on versitygw
 // (ErrNoRetention), and DefaultRetention gives the rule.
 func TestRetention(t *testing.T) {
-	bucket := LockedBucket(t)
+	bucket := s3test.LockedBucket(t)
 	st := s3test.Open(t, "s3://"+bucket+"/root", s3test.Options(t))
 	ctx := t.Context()
 	c := st.Client()
@@ -145,40 +142,4 @@ func TestRetention(t *testing.T) {
 	if mode, _, err := st.Retention(ctx, "by-default", vs[0].VersionID); err != nil && !errors.Is(err, s3.ErrNoRetention) || err == nil && mode != "GOVERNANCE" {
 		t.Fatalf("Retention under the default rule: %q %v", mode, err)
 	}
-}
-
-// LockedBucket creates a bucket with Object Lock enabled (versioning comes
-// with it) and removes it when the test ends, bypassing GOVERNANCE retention
-// (tests use that mode only, so that cleanup can remove what they lock).
-func LockedBucket(t *testing.T) string {
-	t.Helper()
-	c := s3test.Client(t)
-	var rnd [6]byte
-	rand.Read(rnd[:])
-	name := "cvt-lock-" + hex.EncodeToString(rnd[:])
-	if _, err := c.CreateBucket(t.Context(), &awss3.CreateBucketInput{Bucket: aws.String(name), ObjectLockEnabledForBucket: aws.Bool(true)}); err != nil {
-		t.Fatalf("CreateBucket %s with object lock: %v", name, err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		pages := awss3.NewListObjectVersionsPaginator(c, &awss3.ListObjectVersionsInput{Bucket: aws.String(name)})
-		for pages.HasMorePages() {
-			page, err := pages.NextPage(ctx)
-			if err != nil {
-				t.Logf("cleanup of %s: %v", name, err)
-				break
-			}
-			for _, v := range page.Versions {
-				c.DeleteObject(ctx, &awss3.DeleteObjectInput{Bucket: aws.String(name), Key: v.Key, VersionId: v.VersionId, BypassGovernanceRetention: aws.Bool(true)})
-			}
-			for _, m := range page.DeleteMarkers {
-				c.DeleteObject(ctx, &awss3.DeleteObjectInput{Bucket: aws.String(name), Key: m.Key, VersionId: m.VersionId, BypassGovernanceRetention: aws.Bool(true)})
-			}
-		}
-		if _, err := c.DeleteBucket(ctx, &awss3.DeleteBucketInput{Bucket: aws.String(name)}); err != nil {
-			t.Logf("cleanup: deleting bucket %s: %v", name, err)
-		}
-	})
-	return name
 }

@@ -185,3 +185,39 @@ func removeBucket(t testing.TB, c *awss3.Client, bucket string) {
 		t.Logf("cleanup: deleting bucket %s: %v", bucket, err)
 	}
 }
+
+// LockedBucket creates a bucket with Object Lock enabled (versioning comes
+// with it) and removes it when the test ends, bypassing GOVERNANCE retention
+// (tests use that mode only, so that cleanup can remove what they lock).
+func LockedBucket(t testing.TB) string {
+	t.Helper()
+	c := Client(t)
+	var rnd [6]byte
+	rand.Read(rnd[:])
+	name := "cvt-lock-" + hex.EncodeToString(rnd[:])
+	if _, err := c.CreateBucket(t.Context(), &awss3.CreateBucketInput{Bucket: aws.String(name), ObjectLockEnabledForBucket: aws.Bool(true)}); err != nil {
+		t.Fatalf("CreateBucket %s with object lock: %v", name, err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		pages := awss3.NewListObjectVersionsPaginator(c, &awss3.ListObjectVersionsInput{Bucket: aws.String(name)})
+		for pages.HasMorePages() {
+			page, err := pages.NextPage(ctx)
+			if err != nil {
+				t.Logf("cleanup of %s: %v", name, err)
+				break
+			}
+			for _, v := range page.Versions {
+				c.DeleteObject(ctx, &awss3.DeleteObjectInput{Bucket: aws.String(name), Key: v.Key, VersionId: v.VersionId, BypassGovernanceRetention: aws.Bool(true)})
+			}
+			for _, m := range page.DeleteMarkers {
+				c.DeleteObject(ctx, &awss3.DeleteObjectInput{Bucket: aws.String(name), Key: m.Key, VersionId: m.VersionId, BypassGovernanceRetention: aws.Bool(true)})
+			}
+		}
+		if _, err := c.DeleteBucket(ctx, &awss3.DeleteBucketInput{Bucket: aws.String(name)}); err != nil {
+			t.Logf("cleanup: deleting bucket %s: %v", name, err)
+		}
+	})
+	return name
+}
