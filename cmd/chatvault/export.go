@@ -139,11 +139,7 @@ func runExport(ctx context.Context, opts *exportOptions) error {
 	}
 	defer src.close()
 
-	st, err := a.openStore(ctx, a.repo, storeWrite)
-	if err != nil {
-		return err
-	}
-	ar, err := a.openArchive(ctx, st, opts.Archive, "")
+	_, ar, err := a.openRepoArchive(ctx, storeWrite, opts.Archive, "")
 	if err != nil {
 		return err
 	}

@@ -128,11 +128,7 @@ type keysArchiveRow struct {
 }
 
 func (a *app) keysList(ctx context.Context, name string) error {
-	st, err := a.openStore(ctx, a.repo, storeRead)
-	if err != nil {
-		return err
-	}
-	ar, err := a.openArchive(ctx, st, name, "")
+	_, ar, err := a.openRepoArchive(ctx, storeRead, name, "")
 	if err != nil {
 		return err
 	}
@@ -273,11 +269,7 @@ func (a *app) keysAdd(ctx context.Context, o *keysAddOptions) error {
 		}
 		defer sheet.discard()
 	}
-	st, err := a.openStore(ctx, a.repo, storeWrite)
-	if err != nil {
-		return err
-	}
-	ar, err := a.openArchive(ctx, st, o.Archive, "")
+	st, ar, err := a.openRepoArchive(ctx, storeWrite, o.Archive, "")
 	if err != nil {
 		return err
 	}
@@ -458,11 +450,7 @@ another device's store) still opens the archive with its key-encryption key.`,
 }
 
 func (a *app) keysRemove(ctx context.Context, name string, ids []string, keys keyFlags) error {
-	st, err := a.openStore(ctx, a.repo, storeWrite)
-	if err != nil {
-		return err
-	}
-	ar, err := a.openArchive(ctx, st, name, "")
+	st, ar, err := a.openRepoArchive(ctx, storeWrite, name, "")
 	if err != nil {
 		return err
 	}

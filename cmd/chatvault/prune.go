@@ -56,11 +56,7 @@ func runPrune(ctx context.Context, opts *pruneOptions) error {
 		// The engine reads a zero grace as its default (24h).
 		return usageErrorf("--grace must be positive (1s removes every unreferenced object)")
 	}
-	st, err := a.openStore(ctx, a.repo, storeWrite)
-	if err != nil {
-		return err
-	}
-	ar, err := a.openArchive(ctx, st, opts.Archive, "")
+	_, ar, err := a.openRepoArchive(ctx, storeWrite, opts.Archive, "")
 	if err != nil {
 		return err
 	}

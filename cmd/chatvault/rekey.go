@@ -34,11 +34,7 @@ type rekeyRecord struct {
 // settled before the archive is unlocked, so that an unattended run that
 // lacks one exits 2 having changed nothing.
 func (a *app) rekey(ctx context.Context, o *rotateOptions) error {
-	st, err := a.openStore(ctx, a.repo, storeWrite)
-	if err != nil {
-		return err
-	}
-	ar, err := a.openArchive(ctx, st, o.Archive, "")
+	st, ar, err := a.openRepoArchive(ctx, storeWrite, o.Archive, "")
 	if err != nil {
 		return err
 	}

@@ -122,11 +122,7 @@ func runRestore(ctx context.Context, opts *restoreOptions) error {
 		return usageErrorf("--jobs must not be negative")
 	}
 
-	st, err := a.openStore(ctx, a.repo, storeRead)
-	if err != nil {
-		return err
-	}
-	ar, err := a.openArchive(ctx, st, opts.Archive, "")
+	_, ar, err := a.openRepoArchive(ctx, storeRead, opts.Archive, "")
 	if err != nil {
 		return err
 	}

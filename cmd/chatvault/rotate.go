@@ -231,11 +231,7 @@ func (a *app) rotate(ctx context.Context, o *rotateOptions) error {
 		}
 		defer sheet.discard()
 	}
-	st, err := a.openStore(ctx, a.repo, storeWrite)
-	if err != nil {
-		return err
-	}
-	ar, err := a.openArchive(ctx, st, o.Archive, "")
+	st, ar, err := a.openRepoArchive(ctx, storeWrite, o.Archive, "")
 	if err != nil {
 		return err
 	}
@@ -538,11 +534,7 @@ func (a *app) rotateAll(ctx context.Context, o *rotateOptions) error {
 // min_decryption_version, say) is made again with encrypt under the newest
 // version when the archive opened by other means.
 func (a *app) rewrap(ctx context.Context, o *rotateOptions) error {
-	st, err := a.openStore(ctx, a.repo, storeWrite)
-	if err != nil {
-		return err
-	}
-	ar, err := a.openArchive(ctx, st, o.Archive, "")
+	st, ar, err := a.openRepoArchive(ctx, storeWrite, o.Archive, "")
 	if err != nil {
 		return err
 	}

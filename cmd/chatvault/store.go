@@ -60,6 +60,16 @@ func (a *app) openStore(ctx context.Context, repo string, mode storeMode) (remot
 	return local.Open(repo)
 }
 
+// openRepoArchive opens the store of --repo and the archive name in it.
+func (a *app) openRepoArchive(ctx context.Context, mode storeMode, name, pin string) (remote.Store, *archive.Archive, error) {
+	st, err := a.openStore(ctx, a.repo, mode)
+	if err != nil {
+		return nil, nil, err
+	}
+	ar, err := a.openArchive(ctx, st, name, pin)
+	return st, ar, err
+}
+
 // openArchive resolves name in the store and opens the archive, locked.
 func (a *app) openArchive(ctx context.Context, st remote.Store, name, pin string) (*archive.Archive, error) {
 	id, err := archive.Resolve(ctx, st, name, a.state())

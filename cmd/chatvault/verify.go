@@ -67,11 +67,7 @@ func runVerify(ctx context.Context, opts *verifyOptions) error {
 	if opts.Jobs < 0 {
 		return usageErrorf("--jobs must not be negative")
 	}
-	st, err := a.openStore(ctx, a.repo, storeRead)
-	if err != nil {
-		return err
-	}
-	ar, err := a.openArchive(ctx, st, opts.Archive, opts.Fingerprint)
+	_, ar, err := a.openRepoArchive(ctx, storeRead, opts.Archive, opts.Fingerprint)
 	if err != nil {
 		return err
 	}
