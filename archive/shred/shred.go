@@ -704,22 +704,29 @@ func (x *run) deleteAll(ctx context.Context, st remote.Store, sr *StoreReport, t
 	return ok
 }
 
+// keks lists, sorted, the distinct key-encryption keys of the former wrappers
+// of type typ, and whether any wrapper names each as dedicated.
+func (x *run) keks(typ string) ([]string, map[string]bool) {
+	var keks []string
+	dedicated := map[string]bool{}
+	for _, w := range x.r.Wrappers {
+		if w.Type != typ {
+			continue
+		}
+		if _, ok := dedicated[w.KEK]; !ok {
+			keks = append(keks, w.KEK)
+		}
+		dedicated[w.KEK] = dedicated[w.KEK] || w.Dedicated
+	}
+	sort.Strings(keks)
+	return keks, dedicated
+}
+
 // kms describes every KMS key of the former wrappers and, when destroy is
 // set, destroys the dedicated ones that pass the checks; it then sets each
 // KMS wrapper's KEK status.
 func (x *run) kms(ctx context.Context, destroy bool) {
-	var arns []string
-	dedicated := map[string]bool{}
-	for _, w := range x.r.Wrappers {
-		if w.Type != archive.WrapperKMS {
-			continue
-		}
-		if _, ok := dedicated[w.KEK]; !ok {
-			arns = append(arns, w.KEK)
-		}
-		dedicated[w.KEK] = dedicated[w.KEK] || w.Dedicated
-	}
-	sort.Strings(arns)
+	arns, dedicated := x.keks(archive.WrapperKMS)
 	keys := map[string]KMSKey{}
 	for _, arn := range arns {
 		k := x.kmsKey(ctx, arn, dedicated[arn], destroy || x.destroyKEK(arn))

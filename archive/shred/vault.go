@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -95,18 +94,7 @@ func notDedicatedVault(name string, info vault.Info, archiveID string) string {
 // set, deletes the dedicated ones that pass the checks; it then sets each
 // vault-transit wrapper's KEK status.
 func (x *run) vault(ctx context.Context, destroy bool) {
-	var keks []string
-	dedicated := map[string]bool{}
-	for _, w := range x.r.Wrappers {
-		if w.Type != archive.WrapperVault {
-			continue
-		}
-		if _, ok := dedicated[w.KEK]; !ok {
-			keks = append(keks, w.KEK)
-		}
-		dedicated[w.KEK] = dedicated[w.KEK] || w.Dedicated
-	}
-	sort.Strings(keks)
+	keks, dedicated := x.keks(archive.WrapperVault)
 	keys := map[string]VaultKey{}
 	for _, kek := range keks {
 		k := x.vaultKey(ctx, kek, dedicated[kek], destroy || x.destroyKEK(kek))
