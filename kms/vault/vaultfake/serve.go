@@ -433,20 +433,27 @@ func (f *Fake) encrypt(rt route, body map[string]any) (map[string]any, error) {
 	return map[string]any{"ciphertext": ct, "key_version": ver}, nil
 }
 
-func (f *Fake) decrypt(rt route, body map[string]any) (map[string]any, error) {
+// open decrypts the request's ciphertext with the route's key, for the
+// operation op (decrypt or rewrap), returning the key and the context too.
+func (f *Fake) open(rt route, body map[string]any, op string) (*key, []byte, []byte, error) {
 	ct, ok := body["ciphertext"].(string)
 	if !ok {
-		return nil, userError("missing ciphertext to decrypt")
+		return nil, nil, nil, userError("missing ciphertext to " + op)
 	}
 	k := f.keys[rt.mount][rt.name]
 	if k == nil {
-		return nil, userError(msgKeyNotFound)
+		return nil, nil, nil, userError(msgKeyNotFound)
 	}
 	ctx, err := contextParam(body)
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	pt, err := k.decrypt(ctx, ct)
+	return k, ctx, pt, err
+}
+
+func (f *Fake) decrypt(rt route, body map[string]any) (map[string]any, error) {
+	_, _, pt, err := f.open(rt, body, "decrypt")
 	if err != nil {
 		return nil, err
 	}
@@ -454,19 +461,7 @@ func (f *Fake) decrypt(rt route, body map[string]any) (map[string]any, error) {
 }
 
 func (f *Fake) rewrap(rt route, body map[string]any) (map[string]any, error) {
-	ct, ok := body["ciphertext"].(string)
-	if !ok {
-		return nil, userError("missing ciphertext to rewrap")
-	}
-	k := f.keys[rt.mount][rt.name]
-	if k == nil {
-		return nil, userError(msgKeyNotFound)
-	}
-	ctx, err := contextParam(body)
-	if err != nil {
-		return nil, err
-	}
-	pt, err := k.decrypt(ctx, ct)
+	k, ctx, pt, err := f.open(rt, body, "rewrap")
 	if err != nil {
 		return nil, err
 	}
