@@ -59,7 +59,7 @@ func BenchmarkGet(b *testing.B) {
 	rng.Shuffle(len(keys), func(i, j int) { keys[i], keys[j] = keys[j], keys[i] })
 	var disk []Key
 	for _, k := range keys {
-		if _, ok := x.mem[k]; !ok {
+		if _, ok := x.mem.get(&k); !ok {
 			disk = append(disk, k)
 		}
 	}

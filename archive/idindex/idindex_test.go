@@ -278,8 +278,8 @@ func TestSpillsLargest(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	fill(t, big, rng, 90)
 	fill(t, small, rng, 11) // the 101st entry goes to small; big is spilled
-	if len(big.mem) != 0 || len(big.runs) != 1 || len(small.mem) != 11 || len(small.runs) != 0 {
-		t.Fatalf("big: %d in memory, %d runs; small: %d in memory, %d runs", len(big.mem), len(big.runs), len(small.mem), len(small.runs))
+	if big.mem.n != 0 || len(big.runs) != 1 || small.mem.n != 11 || len(small.runs) != 0 {
+		t.Fatalf("big: %d in memory, %d runs; small: %d in memory, %d runs", big.mem.n, len(big.runs), small.mem.n, len(small.runs))
 	}
 }
 
@@ -426,7 +426,7 @@ func TestReleaseAndClose(t *testing.T) {
 			if got, want := files(t, dir), runNames(b); !s.unlink && !slices.Equal(got, want) {
 				t.Fatalf("after Release: files %v, want %v", got, want)
 			}
-			if st := s.Stats(); st.Runs != len(b.runs) || st.MemEntries != len(b.mem) {
+			if st := s.Stats(); st.Runs != len(b.runs) || st.MemEntries != b.mem.n {
 				t.Fatalf("after Release: %+v", st)
 			}
 			for k, w := range mb {
@@ -569,9 +569,9 @@ func TestChangedCallback(t *testing.T) {
 	}
 }
 
-// TestRetainedMaps fills indexes one after the other, each spilled in turn:
-// only the last one spilled may keep the capacity of its cleared map.
-func TestRetainedMaps(t *testing.T) {
+// TestRetainedTables fills indexes one after the other, each spilled in turn:
+// only the last one spilled may keep the array of its emptied table.
+func TestRetainedTables(t *testing.T) {
 	const budget, n = 1 << 14, 12
 	s := newTestSet(t, budget)
 	rng := rand.New(rand.NewPCG(9, 9))
@@ -584,10 +584,10 @@ func TestRetainedMaps(t *testing.T) {
 	runtime.GC()
 	runtime.ReadMemStats(&after)
 	grew := int64(after.HeapAlloc) - int64(before.HeapAlloc)
-	mapSize := int64(budget) * 32 // the slots of one map holding the budget, at least
-	t.Logf("heap grew %.1f MiB; %d maps of the budget: > %.1f MiB", float64(grew)/(1<<20), n, float64(n*mapSize)/(1<<20))
-	if grew > 16*mapSize { // about 3 MiB: one full map, one cleared, the sort buffer
-		t.Fatalf("heap grew by %d bytes: cleared maps kept their capacity", grew)
+	tableSize := int64(2*budget) * recSize // the array of a table holding the budget
+	t.Logf("heap grew %.1f MiB; %d tables of the budget: %.1f MiB", float64(grew)/(1<<20), n, float64(n*tableSize)/(1<<20))
+	if grew > 4*tableSize { // one full table, one emptied, runs' filters and fences
+		t.Fatalf("heap grew by %d bytes: emptied tables kept their arrays", grew)
 	}
 }
 
@@ -640,8 +640,8 @@ func TestSpillsLeastRecentlyUsed(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	fill(t, old, rng, 40)
 	fill(t, cur, rng, 61) // the 101st entry: old, used longer ago, goes to disk
-	if len(old.mem) != 0 || len(old.runs) != 1 || len(cur.mem) != 61 || len(cur.runs) != 0 {
-		t.Fatalf("old: %d in memory, %d runs; cur: %d in memory, %d runs", len(old.mem), len(old.runs), len(cur.mem), len(cur.runs))
+	if old.mem.n != 0 || len(old.runs) != 1 || cur.mem.n != 61 || len(cur.runs) != 0 {
+		t.Fatalf("old: %d in memory, %d runs; cur: %d in memory, %d runs", old.mem.n, len(old.runs), cur.mem.n, len(cur.runs))
 	}
 	// A Get counts as a use too.
 	fill(t, old, rng, 30)
@@ -649,7 +649,7 @@ func TestSpillsLeastRecentlyUsed(t *testing.T) {
 		t.Fatal(err)
 	}
 	fill(t, s.New(), rng, 10) // over budget again: cur (61) is now the older
-	if len(cur.mem) != 0 || len(old.mem) != 30 {
-		t.Fatalf("cur: %d in memory, old: %d", len(cur.mem), len(old.mem))
+	if cur.mem.n != 0 || old.mem.n != 30 {
+		t.Fatalf("cur: %d in memory, old: %d", cur.mem.n, old.mem.n)
 	}
 }

@@ -126,7 +126,7 @@ func (x *Index) Changed(fn func(Key, Value) error) error {
 	s := x.s
 	s.busy.Add(1)
 	defer s.busy.Add(-1)
-	cs := []*cursor{{ents: sortEntries(x.entries(nil))}}
+	cs := []*cursor{{ents: sortEntries(x.mem.entries(nil))}}
 	for i := len(x.runs) - 1; i >= 0; i-- {
 		cs = append(cs, s.runCursor(x.runs[i]))
 	}

@@ -6,15 +6,16 @@
 //
 // # Design (LSM-style)
 //
-// Every [Index] keeps its newest entries in a Go map. The [Set] of one export
-// counts the entries held in the maps of all its indexes; when a Put makes that
+// Every [Index] keeps its newest entries in a hash table (table.go: one flat
+// array of 29-byte slots). The [Set] of one export
+// counts the entries held in the tables of all its indexes; when a Put makes that
 // count exceed Options.MaxEntries, an index is spilled (the least recently
 // used of those holding at least an eighth of the budget, else the largest):
-// its entries are sorted by key (bytes.Compare order) and written as a
-// new immutable run file, and its map is cleared. Only one index at a time
-// keeps the capacity of a cleared map (the last one spilled, usually the one
-// being filled); the one that kept it before is compacted into a map of its
-// size, which costs no more than the spill that caused it.
+// its entries are sorted by key (bytes.Compare order) in the table's own
+// array and written as a new immutable run file, and its table is emptied.
+// Only one index at a time keeps the array of an emptied table (the last one
+// spilled, usually the one being filled); the one that kept it before gets an
+// array of its size, which costs no more than the spill that caused it.
 //
 // A run file holds fixed-size 29-byte records (key 16, rev 8, commit 4
 // big-endian, changed 1) in ascending key order, in blocks of 141 records
@@ -33,7 +34,7 @@
 // keys), the block's nonce counter (16+8 bytes per block, ≈0.17 bytes per
 // entry; block offsets follow from the fixed record size) and a Bloom filter
 // sized for the run's entries at 1 % false positives (≈1.2 bytes per entry).
-// [Index.Get] looks in the map, then in the runs from newest to oldest: Bloom
+// [Index.Get] looks in the table, then in the runs from newest to oldest: Bloom
 // test, binary search of the fences, one ReadAt of a block, decryption, binary
 // search in the block. The first hit wins, so the newest Put wins.
 //
@@ -47,11 +48,12 @@
 //
 // # Memory
 //
-// About MaxEntries × (40–80 bytes of map + 32 bytes of sort buffer), plus the
-// capacity of one cleared map, plus ≈1.4 bytes per entry on disk (20 M
-// entries: ≈27 MB). With the default budget (1<<19) BenchmarkHeap measures
-// ≈60 MiB live and ≈66 MiB peak heap at 2 M entries, against ≈160 MiB live
-// for a plain map. Every run keeps its file open: one descriptor per run,
+// About MaxEntries × 39–77 bytes of tables (29-byte slots, kept between 3/8
+// and 3/4 full; a spill needs no buffer), plus the array of one emptied table,
+// plus ≈1.4 bytes per entry on disk (20 M entries: ≈27 MB). With the default
+// budget (1<<19) BenchmarkHeap measures ≈32 MiB live and ≈49 MiB peak heap at
+// 2 M entries (with Go maps it was ≈59 and ≈65 MiB), against ≈160 MiB live for
+// a plain map. Every run keeps its file open: one descriptor per run,
 // logarithmic per index but summed over all indexes of the Set.
 //
 // # Temporary files
@@ -81,7 +83,6 @@ import (
 	"fmt"
 	"os"
 	"runtime"
-	"slices"
 	"sync/atomic"
 )
 
@@ -120,7 +121,7 @@ const unlinkWhileOpen = runtime.GOOS != "windows"
 
 // Stats describes a Set, for tests and benchmarks.
 type Stats struct {
-	MemEntries  int   // entries in the maps of all indexes
+	MemEntries  int   // entries in the tables of all indexes
 	Runs        int   // run files open
 	DiskBytes   int64 // bytes in those files
 	RunMemBytes int64 // memory held for the runs: Bloom filters, fence keys, nonce counters
@@ -139,14 +140,13 @@ type Set struct {
 	recs   int    // records per block
 	unlink bool   // unlink files right after creating them
 
-	idx     []*Index     // live indexes
-	mem     int          // entries in their maps
-	warm    *Index       // the one index allowed to keep a cleared map's capacity
-	sortBuf []entry      // reused by spills and Changed
-	busy    atomic.Int32 // Changed calls in progress (Put is refused meanwhile)
-	closed  bool
-	clock   uint64 // counts Gets and Puts, for the least-recently-used choice
-	st      Stats
+	idx    []*Index     // live indexes
+	mem    int          // entries in their tables
+	warm   *Index       // the one index allowed to keep an emptied table's array
+	busy   atomic.Int32 // Changed calls in progress (Put is refused meanwhile)
+	closed bool
+	clock  uint64 // counts Gets and Puts, for the least-recently-used choice
+	st     Stats
 
 	gct, gpt  []byte   // Get's block buffers
 	getParams [28]byte // Get's nonce and additional data (blockParams)
@@ -195,7 +195,7 @@ func NewSet(o Options) (*Set, error) {
 
 // New returns a new, empty index (one per conversation).
 func (s *Set) New() *Index {
-	x := &Index{s: s, mem: map[Key]Value{}, pos: len(s.idx)}
+	x := &Index{s: s, pos: len(s.idx)}
 	if s.closed {
 		x.pos = -1
 		return x
@@ -215,7 +215,7 @@ func (s *Set) Close() error {
 		errs = append(errs, s.idx[len(s.idx)-1].release())
 	}
 	s.closed = true
-	s.sortBuf, s.gct, s.gpt = nil, nil, nil
+	s.gct, s.gpt = nil, nil
 	return errors.Join(errs...)
 }
 
@@ -230,7 +230,7 @@ func (s *Set) Stats() Stats {
 type Index struct {
 	s    *Set
 	used uint64 // the Set's clock at the last Get or Put
-	mem  map[Key]Value
+	mem  table
 	runs []*run // oldest first
 	pos  int    // position in s.idx; -1 once released
 }
@@ -249,7 +249,7 @@ func (x *Index) Get(k Key) (Value, bool, error) {
 	}
 	x.s.clock++
 	x.used = x.s.clock
-	if v, ok := x.mem[k]; ok {
+	if v, ok := x.mem.get(&k); ok {
 		return v, true, nil
 	}
 	for i := len(x.runs) - 1; i >= 0; i-- {
@@ -275,9 +275,7 @@ func (x *Index) Put(k Key, v Value) error {
 	}
 	s.clock++
 	x.used = s.clock
-	n := len(x.mem)
-	x.mem[k] = v
-	if len(x.mem) == n {
+	if !x.mem.put(&k, &v) {
 		return nil
 	}
 	s.mem++
@@ -295,10 +293,10 @@ func (s *Set) victim(x *Index) *Index {
 	var lru *Index
 	big := x
 	for _, y := range s.idx {
-		if len(y.mem) > len(big.mem) {
+		if y.mem.n > big.mem.n {
 			big = y
 		}
-		if len(y.mem) >= s.max/8 && (lru == nil || y.used < lru.used) {
+		if y.mem.n >= s.max/8 && (lru == nil || y.used < lru.used) {
 			lru = y
 		}
 	}
@@ -327,8 +325,8 @@ func (x *Index) release() error {
 	if s.warm == x {
 		s.warm = nil
 	}
-	s.mem -= len(x.mem)
-	x.mem = nil
+	s.mem -= x.mem.n
+	x.mem = table{}
 	var errs []error
 	for _, r := range x.runs {
 		errs = append(errs, s.removeRun(r))
@@ -337,51 +335,32 @@ func (x *Index) release() error {
 	return errors.Join(errs...)
 }
 
-// spill writes the index's in-memory entries as a new run, clears its map and
+// spill writes the index's in-memory entries as a new run, empties its table and
 // then merges runs as the size rule asks.
 func (x *Index) spill() error {
 	s := x.s
-	ents := x.sorted()
-	r, err := s.writeRun(len(ents), func(w *runWriter) error {
-		for i := range ents {
-			if err := w.add(ents[i].k, ents[i].v); err != nil {
+	used := x.mem.sortInPlace()
+	r, err := s.writeRun(len(used), func(w *runWriter) error {
+		for i := range used {
+			if err := w.add(used[i].k, used[i].value()); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
 	if err != nil {
+		x.mem.unsort()
 		return err
 	}
 	x.runs = append(x.runs, r)
 	s.st.Spills++
-	s.mem -= len(x.mem)
+	s.mem -= x.mem.n
 	if w := s.warm; w != nil && w != x {
-		// w kept the capacity of its map when it was spilled; move its
-		// entries (no more than x had) to a map of their size.
-		m := make(map[Key]Value, len(w.mem))
-		for k, v := range w.mem {
-			m[k] = v
-		}
-		w.mem = m
+		// w kept the array of its table when it was spilled; give it an
+		// array of the size of the entries it holds now (no more than x had).
+		w.mem.fit()
 	}
-	clear(x.mem)
+	x.mem.reset()
 	s.warm = x
 	return x.compact()
-}
-
-// sorted returns the index's in-memory entries in key order, in the Set's
-// reusable buffer (Put, and so spill, never runs during Changed).
-func (x *Index) sorted() []entry {
-	x.s.sortBuf = sortEntries(x.entries(x.s.sortBuf[:0]))
-	return x.s.sortBuf
-}
-
-// entries appends the in-memory entries to ents.
-func (x *Index) entries(ents []entry) []entry {
-	ents = slices.Grow(ents, len(x.mem))
-	for k, v := range x.mem {
-		ents = append(ents, entry{k, v})
-	}
-	return ents
 }
