@@ -74,8 +74,13 @@ type ExportOptions struct {
 	Compression Compression // zstd level of new segments
 	Jobs        int         // segments compressed and encrypted in parallel; 0: GOMAXPROCS
 	// MaxBuffered bounds the plaintext held for conversations whose segments
-	// are not full yet; past it the largest is written early. 0: 4 segments.
+	// are not full yet; past it the largest is compressed ahead (frames.go).
+	// 0: 4 segments.
 	MaxBuffered int64
+	// MaxPending bounds the compressed bytes held for segments not complete
+	// yet; past it the conversation holding the most is written out early.
+	// 0: 3 segments.
+	MaxPending int64
 	// TempDir holds the encrypted temporary files of the message-id index
 	// once it outgrows IndexEntries; "": os.TempDir().
 	TempDir string
@@ -125,6 +130,9 @@ func (a *Archive) Export(ctx context.Context, src Source, o ExportOptions) (Expo
 	}
 	if o.MaxBuffered <= 0 {
 		o.MaxBuffered = 4 * int64(o.SegmentSize)
+	}
+	if o.MaxPending <= 0 {
+		o.MaxPending = 3 * int64(o.SegmentSize)
 	}
 	heads, err := a.conversationsAt(ctx, a.Head())
 	if err != nil {
@@ -177,8 +185,13 @@ type exporter struct {
 	known    map[[32]byte]ID       // source hash → conversation, from the key table
 	order    []*convState          // conversations in order of first message
 	srcMAC   hash.Hash
-	buffered int64
+	buffered int64 // plaintext bytes in batches
 	seq      int64
+
+	touched     byte     // keeps the loads of idindex.Index.Touch
+	pendingCost int64    // bytes of frames counted against MaxPending
+	unsettled   []*frame // frames counted at their plaintext size, oldest first
+
 	jobs     chan segJob
 	chunks   chunkCache
 	freeEnts chan []entry // entry lists of written batches, for reuse
@@ -211,20 +224,26 @@ type convState struct {
 	blobs    map[Digest]bool // attachments the conversation holds
 	newBlobs []blobRef       // attachments this run stored
 
-	batch    *batch
-	segments []*segmentRef
-	added    int64
-	label    string
+	batch *batch
+	// frames hold the compressed start of the next segment (frames.go).
+	frames      []*frame
+	framesLast  instant // time of their last line
+	framesCost  int64   // their bytes counted against MaxPending
+	framesPlain int64   // their line bytes
+	segments    []*segmentRef
+	added       int64
+	label       string
 }
 
 // batch is the buffered plaintext of one conversation's next segment, kept
 // in pooled chunks so that it grows without copying and costs memory in
 // proportion to what it holds.
 type batch struct {
-	cache  chunkCache
-	chunks [][]byte
-	size   int
-	ents   []entry
+	cache       chunkCache
+	chunks      [][]byte
+	size        int
+	ents        []entry
+	first, last instant // the earliest and latest time of its lines
 }
 
 // entry is one line of a batch: where it is and how it sorts.
@@ -301,10 +320,14 @@ func (b *batch) release() {
 	b.chunks = nil
 }
 
+// segJob is a worker's task: compress b into frame (when frame is set), or
+// write a segment of frames and then b (either may be empty) into slot.
 type segJob struct {
-	c    *convState
-	b    *batch
-	slot *segmentRef
+	c      *convState
+	b      *batch
+	frame  *frame
+	frames []*frame
+	slot   *segmentRef
 }
 
 // incoming is one message read ahead: its line copied into a batch arena and
@@ -313,6 +336,10 @@ type incoming struct {
 	m     canon.Message
 	rev   [8]byte
 	blobs []canon.Blob
+
+	// set by the deciding stage
+	c   *convState
+	idh [16]byte
 }
 
 // readAhead is what the reading stage hands to the deciding stage.
@@ -377,6 +404,11 @@ func (e *exporter) read(ctx context.Context, src Source) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		// First every message's conversation and id hash; then the index
+		// slots of all those ids are touched in one go, so that their cache
+		// misses overlap (with hundreds of conversations interleaved they
+		// are the largest cost of a lookup) instead of coming one by one in
+		// decide.
 		for i := range ra.msgs {
 			in := &ra.msgs[i]
 			c, err := e.conversation(ctx, in.m.Conversation)
@@ -386,12 +418,19 @@ func (e *exporter) read(ctx context.Context, src Source) error {
 			if in.m.ConversationName != "" {
 				c.label = in.m.ConversationName
 			}
-			k := revKey{rev: in.rev}
+			in.c = c
 			c.idMAC.Reset()
 			io.WriteString(c.idMAC, in.m.ID)
-			copy(k.idh[:], c.idMAC.Sum(sum[:0]))
+			copy(in.idh[:], c.idMAC.Sum(sum[:0]))
+		}
+		for i := range ra.msgs {
+			e.touched ^= ra.msgs[i].c.latest.Touch(&ra.msgs[i].idh)
+		}
+		for i := range ra.msgs {
+			in := &ra.msgs[i]
+			c := in.c
 			e.seq++
-			write, err := c.decide(k, e.n, &e.res)
+			write, err := c.decide(revKey{idh: in.idh, rev: in.rev}, e.n, &e.res)
 			if err != nil {
 				return err
 			}
@@ -483,35 +522,76 @@ func (e *exporter) buffer(ctx context.Context, c *convState, m canon.Message) er
 	}
 	b := c.batch
 	chunk, off := b.add(m.Line)
-	b.ents = append(b.ents, entry{sec: m.Time.Unix(), nsec: int32(m.Time.Nanosecond()), seq: e.seq, chunk: chunk, off: off, len: int32(len(m.Line))})
+	t := instant{m.Time.Unix(), int32(m.Time.Nanosecond())}
+	if len(b.ents) == 0 || t.before(b.first) {
+		b.first = t
+	}
+	if len(b.ents) == 0 || b.last.before(t) {
+		b.last = t
+	}
+	b.ents = append(b.ents, entry{sec: t.sec, nsec: t.nsec, seq: e.seq, chunk: chunk, off: off, len: int32(len(m.Line))})
 	e.buffered += int64(len(m.Line))
-	if b.size >= e.o.SegmentSize {
+	if int64(b.size)+c.framesPlain >= int64(e.o.SegmentSize) {
 		return e.dispatch(ctx, c)
 	}
 	if e.buffered > e.o.MaxBuffered {
-		// Too many conversations interleave: write out the largest batch early.
+		// Too many conversations interleave: move the largest batch out of
+		// the buffer.
 		largest := c
 		for _, o := range e.order {
 			if o.batch != nil && (largest.batch == nil || o.batch.size > largest.batch.size) {
 				largest = o
 			}
 		}
-		return e.dispatch(ctx, largest)
+		if e.o.Compression == CompressOff {
+			return e.dispatch(ctx, largest)
+		}
+		return e.compressAhead(ctx, largest)
 	}
 	return nil
 }
 
-// dispatch hands a conversation's batch to the workers, reserving its place in
-// the segment list so that the order does not depend on which worker is faster.
+// dispatch hands everything a conversation holds to the workers as a segment
+// (two when its batch cannot follow its frames).
 func (e *exporter) dispatch(ctx context.Context, c *convState) error {
-	if c.batch == nil || len(c.batch.ents) == 0 {
+	if len(c.frames) > 0 && c.batch != nil && c.batch.first.before(c.framesLast) {
+		if err := e.dispatchFrames(ctx, c); err != nil {
+			return err
+		}
+	}
+	if len(c.frames) == 0 && c.batch == nil {
 		return nil
 	}
-	slot := &segmentRef{}
-	c.segments = append(c.segments, slot)
-	e.buffered -= int64(c.batch.size)
-	job := segJob{c: c, b: c.batch, slot: slot}
-	c.batch = nil
+	frames, err := e.takeFrames(ctx, c)
+	if err != nil {
+		return err
+	}
+	b := c.batch
+	if b != nil {
+		e.buffered -= int64(b.size)
+		c.batch = nil
+	}
+	return e.sendSegment(ctx, segJob{c: c, b: b, frames: frames})
+}
+
+// dispatchFrames hands a conversation's frames to the workers as a segment.
+func (e *exporter) dispatchFrames(ctx context.Context, c *convState) error {
+	frames, err := e.takeFrames(ctx, c)
+	if err != nil {
+		return err
+	}
+	return e.sendSegment(ctx, segJob{c: c, frames: frames})
+}
+
+// sendSegment reserves the segment's place in the conversation's list, so that
+// the order does not depend on which worker is faster, and sends the job.
+func (e *exporter) sendSegment(ctx context.Context, job segJob) error {
+	job.slot = &segmentRef{}
+	job.c.segments = append(job.c.segments, job.slot)
+	return e.send(ctx, job)
+}
+
+func (e *exporter) send(ctx context.Context, job segJob) error {
 	select {
 	case e.jobs <- job:
 		return nil
@@ -597,29 +677,64 @@ func (e *exporter) worker(ctx context.Context) error {
 		}
 		defer enc.Close()
 	}
-	// plain, body and sealed are reused from one segment to the next.
+	// plain, body and sealed are reused from one job to the next.
 	var plain, body, sealed []byte
 	for job := range e.jobs {
-		b := job.b
-		slices.SortStableFunc(b.ents, func(x, y entry) int {
-			switch {
-			case x.sec != y.sec:
-				return cmpInt(x.sec, y.sec)
-			case x.nsec != y.nsec:
-				return cmpInt(int64(x.nsec), int64(y.nsec))
-			}
-			return cmpInt(x.seq, y.seq)
-		})
-		plain = slices.Grow(plain[:0], b.size+len(b.ents))
-		for _, en := range b.ents {
-			plain = append(plain, b.line(en)...)
-			plain = append(plain, '\n')
+		codec := codecZstd
+		if enc == nil {
+			codec = codecNone
 		}
-		b.release()
-		if enc != nil {
-			body = enc.EncodeAll(plain, append(body[:0], codecZstd))
-		} else {
-			body = append(append(body[:0], codecNone), plain...)
+		body = append(body[:0], codec)
+		var msgs int
+		var size int64
+		var first, last time.Time
+		for _, f := range job.frames {
+			body = append(body, f.data...)
+			msgs, size = msgs+f.messages, size+f.plain
+			if first.IsZero() {
+				first = f.first
+			}
+			last = f.last
+		}
+		if b := job.b; b != nil {
+			slices.SortStableFunc(b.ents, func(x, y entry) int {
+				switch {
+				case x.sec != y.sec:
+					return cmpInt(x.sec, y.sec)
+				case x.nsec != y.nsec:
+					return cmpInt(int64(x.nsec), int64(y.nsec))
+				}
+				return cmpInt(x.seq, y.seq)
+			})
+			plain = slices.Grow(plain[:0], b.size+len(b.ents))
+			for _, en := range b.ents {
+				plain = append(plain, b.line(en)...)
+				plain = append(plain, '\n')
+			}
+			b.release()
+			if job.frame != nil {
+				body = body[:0] // a frame has no codec byte: it joins a segment's body
+			}
+			if enc != nil {
+				body = enc.EncodeAll(plain, body)
+			} else {
+				body = append(body, plain...)
+			}
+			bf, bl := b.ents[0], b.ents[len(b.ents)-1]
+			if first.IsZero() {
+				first = time.Unix(bf.sec, int64(bf.nsec)).UTC()
+			}
+			last = time.Unix(bl.sec, int64(bl.nsec)).UTC()
+			msgs, size = msgs+len(b.ents), size+int64(len(plain))
+			select {
+			case e.freeEnts <- b.ents[:0]: // for the next batch
+			default:
+			}
+		}
+		if f := job.frame; f != nil {
+			f.data, f.messages, f.plain, f.first, f.last = slices.Clone(body), msgs, size, first, last
+			close(f.done)
+			continue
 		}
 		sealed = slices.Grow(sealed[:0], seal.SealedSize(len(body)))
 		obj, err := e.a.appendSealObject(sealed, areaObjects, seal.KindSegment, &job.c.id, job.c.key, body)
@@ -630,13 +745,7 @@ func (e *exporter) worker(ctx context.Context) error {
 		if err := e.b.put(ctx, obj); err != nil {
 			return err
 		}
-		first, last := b.ents[0], b.ents[len(b.ents)-1]
-		*job.slot = segmentRef{Ref: obj.ref, Messages: len(b.ents), Plain: int64(len(plain)),
-			First: time.Unix(first.sec, int64(first.nsec)).UTC(), Last: time.Unix(last.sec, int64(last.nsec)).UTC()}
-		select {
-		case e.freeEnts <- b.ents[:0]: // for the next batch
-		default:
-		}
+		*job.slot = segmentRef{Ref: obj.ref, Messages: msgs, Plain: size, First: first, Last: last}
 	}
 	return nil
 }

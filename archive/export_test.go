@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -343,5 +344,156 @@ func TestRacingExports(t *testing.T) {
 	res := e.export(z, msg("c", "0", "2024-01-01T00:00:00Z", "race")+msg("c", "1", "2024-01-01T00:00:00Z", "race"), ExportOptions{})
 	if res.Commit != 3 || res.Added != 1 {
 		t.Fatalf("rerun: %+v", res)
+	}
+}
+
+// segmentLines decodes every segment of every conversation at head and returns
+// their plaintexts, by source key, in manifest order.
+func segmentLines(t *testing.T, a *Archive) map[string][][]byte {
+	t.Helper()
+	ctx := context.Background()
+	heads, err := a.conversationsAt(ctx, a.Head())
+	if err != nil {
+		t.Fatal(err)
+	}
+	convs, err := a.Conversations(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][][]byte{}
+	for _, c := range convs {
+		r, clusters, err := a.prepareConversation(ctx, c.ID, heads[c.ID])
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, cl := range clusters {
+			for _, s := range cl {
+				plain, err := r.decodeSegment(ctx, s)
+				if err != nil {
+					t.Fatal(err)
+				}
+				out[c.SourceKey] = append(out[c.SourceKey], plain)
+			}
+		}
+	}
+	return out
+}
+
+// checkSegments fails unless each segment's lines are in time order and its
+// plaintext at most maxPlain bytes.
+func checkSegments(t *testing.T, segs map[string][][]byte, maxPlain int) (n int) {
+	t.Helper()
+	for conv, ss := range segs {
+		for i, plain := range ss {
+			n++
+			if len(plain) > maxPlain {
+				t.Errorf("%s segment %d: %d bytes of plaintext, want at most %d", conv, i, len(plain), maxPlain)
+			}
+			var prev time.Time
+			for line := range strings.Lines(string(plain)) {
+				m, err := canon.ParseLine([]byte(strings.TrimSuffix(line, "\n")))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if m.Time.Before(prev) {
+					t.Fatalf("%s segment %d: %s after %s", conv, i, m.Time, prev)
+				}
+				prev = m.Time
+			}
+		}
+	}
+	return n
+}
+
+// segMax is the most plaintext a segment of the target size holds: the
+// target counts the lines' bytes (not their newlines, ≈1 % here) and the last
+// line may go over it.
+func segMax(target int) int { return target + target/50 + 400 }
+
+// Conversations interleaved message by message overflow a buffer far smaller
+// than a segment: the batches moved out of it are compressed ahead and joined
+// into full segments (several zstd frames each), not written as small
+// segments; restore, verify and the segmenting (whatever Jobs is) hold.
+func TestCompressAhead(t *testing.T) {
+	in, want := corpus(5, 3000, 200, time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC))
+	const segSize = 64 << 10
+	o := ExportOptions{SegmentSize: segSize, MaxBuffered: 16 << 10, Jobs: 3}
+	run := func(o ExportOptions) (*env, *Archive, ExportResult) {
+		e := newEnv(t)
+		a := e.create("x")
+		return e, a, e.export(a, in, o)
+	}
+	off := o
+	off.Compression = CompressOff
+	_, _, resOff := run(off)
+	e, a, res := run(o)
+	t.Logf("%d segments compressing ahead, %d writing early cuts as segments", res.Segments, resOff.Segments)
+	// 5 conversations of ≈ 130 KiB of lines: 2 full segments each and one partial.
+	if res.Segments > 15 || resOff.Segments < 3*res.Segments {
+		t.Fatalf("%d segments compressing ahead, %d writing early cuts as segments", res.Segments, resOff.Segments)
+	}
+	if got := e.restore(e.open(a.ID()), RestoreOptions{Jobs: 2}); !maps.Equal(got, want) {
+		t.Fatal("restore differs from input")
+	}
+	if err := e.checkAll(a.ID(), false); err != nil {
+		t.Fatal(err)
+	}
+	if n := checkSegments(t, segmentLines(t, a), segMax(segSize)); n != res.Segments {
+		t.Fatalf("%d segments decoded, export said %d", n, res.Segments)
+	}
+	o1 := o
+	o1.Jobs = 1
+	_, a1, _ := run(o1)
+	if s1, s3 := segs(t, a1), segs(t, a); s1 != s3 {
+		t.Fatalf("segmenting depends on Jobs:\n%s\n%s", s1, s3)
+	}
+	// A tiny budget for compressed frames writes segments out early, still
+	// complete and in order.
+	tight := o
+	tight.MaxPending = 2 << 10
+	e2, a2, res2 := run(tight)
+	if res2.Segments <= res.Segments {
+		t.Fatalf("MaxPending 2 KiB: %d segments, as many as with the default (%d)", res2.Segments, res.Segments)
+	}
+	if got := e2.restore(e2.open(a2.ID()), RestoreOptions{}); !maps.Equal(got, want) {
+		t.Fatal("restore with a tight MaxPending differs from input")
+	}
+	checkSegments(t, segmentLines(t, a2), segMax(segSize))
+}
+
+// A batch whose lines are older than the frames compressed ahead for its
+// conversation cannot follow them: the frames become a segment of their own
+// and every segment stays sorted; restore merges the overlapping ones.
+func TestCompressAheadOutOfOrder(t *testing.T) {
+	start := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+	var in strings.Builder
+	var wantA []string
+	for i := range 2000 {
+		// Conversation a goes forward for its first 1000 lines, then back
+		// in time; b fills the buffer between them.
+		at := start.Add(time.Duration(i) * time.Minute)
+		if i >= 1000 {
+			at = start.Add(-time.Duration(i) * time.Minute)
+		}
+		l := msg("a", fmt.Sprint(i), at.Format(time.RFC3339), strings.Repeat("y", 150))
+		in.WriteString(l)
+		wantA = append(wantA, l)
+		in.WriteString(msg("b", fmt.Sprint(i), start.Add(time.Duration(i)*time.Minute).Format(time.RFC3339), strings.Repeat("z", 150)))
+	}
+	slices.SortStableFunc(wantA, func(x, y string) int {
+		mx, _ := canon.ParseLine([]byte(strings.TrimSuffix(x, "\n")))
+		my, _ := canon.ParseLine([]byte(strings.TrimSuffix(y, "\n")))
+		return mx.Time.Compare(my.Time)
+	})
+	e := newEnv(t)
+	a := e.create("x")
+	e.export(a, in.String(), ExportOptions{SegmentSize: 256 << 10, MaxBuffered: 8 << 10, Jobs: 2})
+	segsByConv := segmentLines(t, a)
+	checkSegments(t, segsByConv, segMax(256<<10))
+	if n := len(segsByConv["a"]); n < 2 {
+		t.Fatalf("conversation a went back in time in one segment of %d", n)
+	}
+	if got := e.restore(e.open(a.ID()), RestoreOptions{}); got["a"] != strings.Join(wantA, "") {
+		t.Fatal("restore of a conversation going back in time is not in time order")
 	}
 }

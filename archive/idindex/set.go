@@ -261,6 +261,18 @@ func (x *Index) Get(k Key) (Value, bool, error) {
 	return Value{}, false, nil
 }
 
+// Touch reads the memory where a Get or Put of k starts looking and returns
+// a byte of it, which the caller must keep (for instance XOR into a field) so
+// that the load is not optimised away. Touching the keys of a batch before
+// looking them up lets their cache misses overlap: the lookups that follow
+// find the lines in the CPU cache. It changes nothing.
+func (x *Index) Touch(k *Key) byte {
+	if len(x.mem.slots) == 0 {
+		return 0
+	}
+	return x.mem.slots[x.mem.home(k)].flags
+}
+
 // Put inserts or replaces the value of k; the newest Put wins, also over
 // values already spilled. It may spill an index of the Set to disk (not
 // necessarily this one) and then merge runs. Put is refused while a Changed
