@@ -241,6 +241,7 @@ func fill(ctx context.Context, f *os.File, r io.Reader, size int64) error {
 	case err != io.EOF:
 		return fmt.Errorf("source after %d bytes: %w", size, err)
 	}
+	startWriteback(f)
 	return nil
 }
 
