@@ -679,60 +679,27 @@ func (e *exporter) worker(ctx context.Context) error {
 	}
 	// plain, body and sealed are reused from one job to the next.
 	var plain, body, sealed []byte
+	codec := codecZstd
+	if enc == nil {
+		codec = codecNone
+	}
 	for job := range e.jobs {
-		codec := codecZstd
-		if enc == nil {
-			codec = codecNone
-		}
+		var seg segmentRef
 		body = append(body[:0], codec)
-		var msgs int
-		var size int64
-		var first, last time.Time
+		if job.frame != nil {
+			body = body[:0] // a frame has no codec byte: it joins a segment's body
+		}
 		for _, f := range job.frames {
 			body = append(body, f.data...)
-			msgs, size = msgs+f.messages, size+f.plain
-			if first.IsZero() {
-				first = f.first
-			}
-			last = f.last
+			seg.extend(f.span)
 		}
-		if b := job.b; b != nil {
-			slices.SortStableFunc(b.ents, func(x, y entry) int {
-				switch {
-				case x.sec != y.sec:
-					return cmpInt(x.sec, y.sec)
-				case x.nsec != y.nsec:
-					return cmpInt(int64(x.nsec), int64(y.nsec))
-				}
-				return cmpInt(x.seq, y.seq)
-			})
-			plain = slices.Grow(plain[:0], b.size+len(b.ents))
-			for _, en := range b.ents {
-				plain = append(plain, b.line(en)...)
-				plain = append(plain, '\n')
-			}
-			b.release()
-			if job.frame != nil {
-				body = body[:0] // a frame has no codec byte: it joins a segment's body
-			}
-			if enc != nil {
-				body = enc.EncodeAll(plain, body)
-			} else {
-				body = append(body, plain...)
-			}
-			bf, bl := b.ents[0], b.ents[len(b.ents)-1]
-			if first.IsZero() {
-				first = time.Unix(bf.sec, int64(bf.nsec)).UTC()
-			}
-			last = time.Unix(bl.sec, int64(bl.nsec)).UTC()
-			msgs, size = msgs+len(b.ents), size+int64(len(plain))
-			select {
-			case e.freeEnts <- b.ents[:0]: // for the next batch
-			default:
-			}
+		if job.b != nil {
+			var span segmentRef
+			body, plain, span = e.encodeBatch(enc, job.b, body, plain)
+			seg.extend(span)
 		}
 		if f := job.frame; f != nil {
-			f.data, f.messages, f.plain, f.first, f.last = slices.Clone(body), msgs, size, first, last
+			f.data, f.span = slices.Clone(body), seg
 			close(f.done)
 			continue
 		}
@@ -745,9 +712,55 @@ func (e *exporter) worker(ctx context.Context) error {
 		if err := e.b.put(ctx, obj); err != nil {
 			return err
 		}
-		*job.slot = segmentRef{Ref: obj.ref, Messages: msgs, Plain: size, First: first, Last: last}
+		seg.Ref = obj.ref
+		*job.slot = seg
 	}
 	return nil
+}
+
+// encodeBatch sorts b's lines by (time, input position), appends them to body
+// compressed by enc (or as they are when enc is nil) and releases b. It
+// returns body, plain (the buffer the lines were gathered in, for reuse) and
+// the counts and times of b's lines.
+func (e *exporter) encodeBatch(enc *zstd.Encoder, b *batch, body, plain []byte) ([]byte, []byte, segmentRef) {
+	slices.SortStableFunc(b.ents, func(x, y entry) int {
+		switch {
+		case x.sec != y.sec:
+			return cmpInt(x.sec, y.sec)
+		case x.nsec != y.nsec:
+			return cmpInt(int64(x.nsec), int64(y.nsec))
+		}
+		return cmpInt(x.seq, y.seq)
+	})
+	plain = slices.Grow(plain[:0], b.size+len(b.ents))
+	for _, en := range b.ents {
+		plain = append(plain, b.line(en)...)
+		plain = append(plain, '\n')
+	}
+	b.release()
+	if enc != nil {
+		body = enc.EncodeAll(plain, body)
+	} else {
+		body = append(body, plain...)
+	}
+	first, last := b.ents[0], b.ents[len(b.ents)-1]
+	span := segmentRef{Messages: len(b.ents), Plain: int64(len(plain)),
+		First: time.Unix(first.sec, int64(first.nsec)).UTC(), Last: time.Unix(last.sec, int64(last.nsec)).UTC()}
+	select {
+	case e.freeEnts <- b.ents[:0]: // for the next batch
+	default:
+	}
+	return body, plain, span
+}
+
+// extend counts the lines of s, which follow those of r, into r.
+func (r *segmentRef) extend(s segmentRef) {
+	if r.Messages == 0 {
+		r.First = s.First
+	}
+	r.Last = s.Last
+	r.Messages += s.Messages
+	r.Plain += s.Plain
 }
 
 func cmpInt(a, b int64) int {

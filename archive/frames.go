@@ -1,9 +1,6 @@
 package archive
 
-import (
-	"context"
-	"time"
-)
+import "context"
 
 // Export holds at most MaxBuffered bytes of plaintext for conversations whose
 // segments are not full yet. When hundreds of conversations arrive
@@ -22,8 +19,8 @@ import (
 //
 // The accounting is exact and does not depend on which worker finishes first
 // (export's output does not depend on Jobs): a frame counts its plaintext
-// size until the reader has "settled" it (waited for its compression and
-// counted its compressed size instead), which it does in dispatch order, at
+// size until the deciding stage has "settled" it (waited for its compression
+// and counted its compressed size instead), which it does in dispatch order, at
 // most settleLag frames behind the newest, and for every frame of a segment
 // before handing the segment to a worker.
 
@@ -32,10 +29,8 @@ type frame struct {
 	c    *convState
 	done chan struct{} // closed by the worker once the fields below are set
 
-	data        []byte // one zstd frame
-	messages    int
-	plain       int64
-	first, last time.Time
+	data []byte     // one zstd frame
+	span segmentRef // its lines' count, plaintext size and times (no Ref)
 
 	cost    int64 // bytes counted against MaxPending
 	settled bool
