@@ -74,6 +74,7 @@ func (e *exporter) compressAhead(ctx context.Context, c *convState) error {
 		if err := e.settle(ctx, e.unsettled[0]); err != nil {
 			return err
 		}
+		e.unsettled[0] = nil // its data goes with its segment
 		e.unsettled = e.unsettled[1:]
 	}
 	for e.pendingCost > e.o.MaxPending {

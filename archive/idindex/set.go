@@ -7,10 +7,10 @@
 // # Design (LSM-style)
 //
 // Every [Index] keeps its newest entries in a hash table (table.go: one flat
-// array of 29-byte slots). The [Set] of one export
-// counts the entries held in the tables of all its indexes; when a Put makes that
-// count exceed Options.MaxEntries, an index is spilled (the least recently
-// used of those holding at least an eighth of the budget, else the largest):
+// array of 29-byte slots). The [Set] of one export counts the entries held in
+// the tables of all its indexes; when a Put makes that count exceed
+// Options.MaxEntries, an index is spilled (the least recently used of those
+// holding at least an eighth of the budget, else the largest):
 // its entries are sorted by key (bytes.Compare order) in the table's own
 // array and written as a new immutable run file, and its table is emptied.
 // Only one index at a time keeps the array of an emptied table (the last one
@@ -347,8 +347,8 @@ func (x *Index) release() error {
 	return errors.Join(errs...)
 }
 
-// spill writes the index's in-memory entries as a new run, empties its table and
-// then merges runs as the size rule asks.
+// spill writes the index's in-memory entries as a new run, empties its table
+// and then merges runs as the size rule asks.
 func (x *Index) spill() error {
 	s := x.s
 	used := x.mem.sortInPlace()
