@@ -74,7 +74,8 @@ type ExportOptions struct {
 	Compression Compression // zstd level of new segments
 	Jobs        int         // segments compressed and encrypted in parallel; 0: GOMAXPROCS
 	// MaxBuffered bounds the plaintext held for conversations whose segments
-	// are not full yet; past it the largest is compressed ahead (frames.go).
+	// are not full yet; past it the largest batch is compressed ahead
+	// (frames.go), or written as a segment of its own with CompressOff.
 	// 0: 4 segments.
 	MaxBuffered int64
 	// MaxPending bounds the compressed bytes held for segments not complete
