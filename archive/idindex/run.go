@@ -9,15 +9,12 @@ import (
 	"os"
 	"slices"
 	"sort"
-
-	"github.com/bits-and-blooms/bloom/v3"
 )
 
 const (
 	recSize             = 16 + 8 + 4 + 1 // key, rev, commit (big-endian), changed
 	defaultRecsPerBlock = 4096 / recSize // 141 records, 4089 bytes of plaintext
 	filePattern         = "chatvault-idx-*"
-	bloomFP             = 0.01
 )
 
 // run is one sorted, encrypted run file and what is kept of it in memory.
@@ -30,11 +27,11 @@ type run struct {
 	size   int64
 	fences []Key    // first key of each block
 	nonces []uint64 // nonce counter of each block
-	filter *bloom.BloomFilter
+	filter filter
 }
 
 func (r *run) memBytes() int64 {
-	return int64(cap(r.fences))*16 + int64(cap(r.nonces))*8 + int64((r.filter.Cap()+63)/64*8)
+	return int64(cap(r.fences))*16 + int64(cap(r.nonces))*8 + r.filter.memBytes()
 }
 
 // fileErr wraps err, naming the file once.
@@ -129,7 +126,7 @@ func sortEntries(ents []entry) []entry {
 
 // lookup finds k in run r.
 func (s *Set) lookup(r *run, k *Key) (Value, bool, error) {
-	if len(r.fences) == 0 || cmpKey(k, &r.fences[0]) < 0 || !r.filter.Test(k[:]) {
+	if len(r.fences) == 0 || cmpKey(k, &r.fences[0]) < 0 || !r.filter.test(k) {
 		return Value{}, false, nil
 	}
 	// The last block whose first key is ≤ k.
@@ -206,7 +203,7 @@ func (s *Set) writeRun(n int, fill func(*runWriter) error) (*run, error) {
 	}
 	blocks := (n + s.recs - 1) / s.recs
 	r.fences, r.nonces = make([]Key, 0, blocks), make([]uint64, 0, blocks)
-	r.filter = bloom.NewWithEstimates(uint(max(n, 1)), bloomFP)
+	r.filter = newFilter(n)
 	w := &runWriter{s: s, r: r}
 	w.ct, w.pt = s.newBlockBufs()
 	err = fill(w)
@@ -229,7 +226,7 @@ func (w *runWriter) add(k Key, v Value) error {
 		w.r.fences = append(w.r.fences, k)
 	}
 	w.pt = appendRecord(w.pt, &k, &v)
-	w.r.filter.Add(k[:])
+	w.r.filter.add(&k)
 	w.r.n++
 	if len(w.pt) == cap(w.pt) {
 		return w.flush()

@@ -33,7 +33,8 @@
 // For each run the Set keeps in memory the first key of each block (the fence
 // keys), the block's nonce counter (16+8 bytes per block, ≈0.17 bytes per
 // entry; block offsets follow from the fixed record size) and a Bloom filter
-// sized for the run's entries at 1 % false positives (≈1.2 bytes per entry).
+// sized for the run's entries at ≈1 % false positives (filter.go: 10 bits per
+// entry in 64-byte blocks).
 // [Index.Get] looks in the table, then in the runs from newest to oldest: Bloom
 // test, binary search of the fences, one ReadAt of a block, decryption, binary
 // search in the block. The first hit wins, so the newest Put wins.
