@@ -15,6 +15,9 @@
 #   BENCH_ORDERS="grouped interleaved"
 #   BENCH_COMPRESSION=         chatvault export --compression (empty: the CLI default)
 #   BENCH_BASELINE=1           0 skips the zstd|age baseline
+#   BENCH_RUNS=1               runs of every step (each over a fresh store); the
+#                              report gives the median wall and CPU time and the
+#                              largest peak RSS
 #   BENCH_OUT=bench/out        binaries, corpora and results (gitignored)
 #   BENCH_CHATVAULT=           a chatvault binary to measure instead of building ./cmd/chatvault
 #   TMPDIR                     where the temporary stores and restores go
@@ -35,6 +38,7 @@ convs=${BENCH_CONVERSATIONS:-200}
 orders=${BENCH_ORDERS:-grouped interleaved}
 compression=${BENCH_COMPRESSION:-}
 baseline=${BENCH_BASELINE:-1}
+runs=${BENCH_RUNS:-1}
 out=${BENCH_OUT:-$root/bench/out}
 mkdir -p "$out/bin"
 out=$(cd "$out" && pwd)
@@ -95,30 +99,41 @@ for order in $orders; do
 		"$tmp/bin/gencorpus" -size "$size" -seed "$seed" -conversations "$convs" -order "$order" -o "$corpus"
 	fi
 	[ -n "$first_corpus" ] || first_corpus=$corpus
+done
+
+# measure_order ORDER: the chatvault steps over a fresh store.
+measure_order() {
+	local order=$1
+	local corpus=$out/corpus-$order-$size-s$seed-c$convs.jsonl
+	local bytes
 	bytes=$(stat -c %s "$corpus")
 	cat "$corpus" >/dev/null # warm the page cache: every step reads it warm
 
 	log "$order corpus: $bytes bytes"
-	repo=$tmp/repo-$order state=$tmp/state-$order
-	g=(--repo "$repo" --state-dir "$state")
+	local repo=$tmp/repo-$order state=$tmp/state-$order
+	local g=(--repo "$repo" --state-dir "$state")
 	measure "$order: init (Argon2id)" 0 "$cv" "${g[@]}" --json init "bench-$order"
+	local id
 	id=$(sed -n 's/.*"id":"\([0-9a-f]*\)".*/\1/p' "$tmp/stdout")
 	[ -n "$id" ] || die "no archive id in the output of init: $(cat "$tmp/stdout")"
 	measure "$order: export" "$bytes" "$cv" "${g[@]}" -q export --format jsonl "${comp_flag[@]}" "$id" "$corpus"
 	measure "$order: export again (no change)" "$bytes" "$cv" "${g[@]}" -q export --format jsonl "${comp_flag[@]}" "$id" "$corpus"
+	local stored
 	stored=$(du -sb "$repo" | cut -f1)
-	restored=$tmp/restore-$order
+	local restored=$tmp/restore-$order
 	measure "$order: restore" "$bytes" "$cv" "${g[@]}" -q restore "$id" -o "$restored"
+	local got
 	got=$(cat "$restored"/* | wc -c)
 	[ "$got" = "$bytes" ] || die "restore wrote $got bytes, the corpus has $bytes"
 	rm -rf "$restored"
 	measure "$order: verify --read-data" "$bytes" "$cv" "${g[@]}" -q verify --read-data "$id"
 	printf '%s\t%s\n' "$order" "$stored" >>"$tmp/stored"
 	rm -rf "$repo" "$state"
-done
+}
 
-if [ "$baseline" = 1 ]; then
-	corpus=$first_corpus
+# measure_baseline: zstd|age and back over the first corpus.
+measure_baseline() {
+	local corpus=$first_corpus bytes recipient
 	bytes=$(stat -c %s "$corpus")
 	"$bin/age-keygen" -o "$tmp/age.key" 2>/dev/null
 	recipient=$("$bin/age-keygen" -y "$tmp/age.key")
@@ -126,8 +141,30 @@ if [ "$baseline" = 1 ]; then
 	measure "baseline: zstd -1 -T1 | age" "$bytes" sh -c 'zstd -q -1 -T1 -c "$1" | "$2" -r "$3" >/dev/null' sh "$corpus" "$bin/age" "$recipient"
 	zstd -q -1 -T1 -c "$corpus" | "$bin/age" -r "$recipient" >"$tmp/corpus.zst.age"
 	measure "baseline: age -d | zstd -d" "$bytes" sh -c '"$2" -d -i "$3" "$1" | zstd -q -d -c >/dev/null' sh "$tmp/corpus.zst.age" "$bin/age" "$tmp/age.key"
-	rm -f "$tmp/corpus.zst.age"
-fi
+	rm -f "$tmp/corpus.zst.age" "$tmp/age.key"
+}
+
+for run in $(seq 1 "$runs"); do
+	[ "$runs" = 1 ] || log "run $run of $runs"
+	for order in $orders; do
+		measure_order "$order"
+	done
+	if [ "$baseline" = 1 ]; then
+		measure_baseline
+	fi
+done
+
+# One row per step: the median wall and CPU time over the runs, the largest
+# peak RSS (rows keep the order in which the steps first ran).
+awk -F'\t' -v OFS='\t' '
+	function median(list,   a, n, i, j, t) {
+		n = split(list, a, " ")
+		for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j-1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }
+		return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+	}
+	!($1 in bytes) { order[++steps] = $1 }
+	{ bytes[$1] = $2; wall[$1] = wall[$1] " " $3; cpu[$1] = cpu[$1] " " $4; if ($5 > rss[$1]) rss[$1] = $5 }
+	END { for (i = 1; i <= steps; i++) { n = order[i]; print n, bytes[n], median(wall[n]), median(cpu[n]), rss[n] } }' "$tmp/rows" >"$tmp/steps"
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # --- report --------------------------------------------------------------------
@@ -141,6 +178,11 @@ report=$out/results-$(date -u +%Y%m%dT%H%M%SZ).md
 	echo "- load average before / after: $load_before / $load_after (on a shared machine, compare MB/cpu-s)"
 	echo "- binary: ${BENCH_CHATVAULT:-built from this tree} ($("$cv" --version 2>/dev/null | head -n 1))"
 	echo "- corpus: $size, seed $seed, $convs conversations; compression: ${compression:-CLI default}; passphrase wrapper (each command but init runs one Argon2id unlock, ~ the init row)"
+	if [ "$runs" -gt 1 ]; then
+		echo "- runs: $runs of every step, over a fresh store each; wall and CPU time are medians, peak RSS the largest"
+		awk -F'\t' '$1 ~ /(export|restore)$/ && $2 > 0 { l[$1] = l[$1] sprintf("%s%.1f", (l[$1] == "" ? "" : ", "), $2 / $3 / 1e6) }
+			END { for (n in l) printf "- MB/s per run, %s: %s\n", n, l[n] }' "$tmp/rows" | sort
+	fi
 	echo
 	echo "| step | wall s | MB/s | MB/s without the unlock | CPU s (user+sys) | MB/cpu-s | peak RSS MiB |"
 	echo "|---|---:|---:|---:|---:|---:|---:|"
@@ -150,10 +192,10 @@ report=$out/results-$(date -u +%Y%m%dT%H%M%SZ).md
 		  net = "–"
 		  if ($2 > 0 && order != "baseline" && (order in init) && $3 > init[order]) net = sprintf("%.1f", $2 / ($3 - init[order]) / 1e6)
 		  gsub(/\|/, "\\|", name)
-		  printf "| %s | %.2f | %s | %s | %.2f | %s | %.0f |\n", name, $3, ($2 > 0 ? sprintf("%.1f", $2 / $3 / 1e6) : "–"), net, $4, ($2 > 0 && $4 > 0 ? sprintf("%.1f", $2 / $4 / 1e6) : "–"), $5 / 1024 }' "$tmp/rows"
+		  printf "| %s | %.2f | %s | %s | %.2f | %s | %.0f |\n", name, $3, ($2 > 0 ? sprintf("%.1f", $2 / $3 / 1e6) : "–"), net, $4, ($2 > 0 && $4 > 0 ? sprintf("%.1f", $2 / $4 / 1e6) : "–"), $5 / 1024 }' "$tmp/steps"
 	echo
 	if [ -s "$tmp/stored" ]; then
-		awk -F'\t' -v b="$(stat -c %s "$first_corpus")" '{ printf "- stored size after export (%s): %.1f MiB, %.1f%% of the corpus\n", $1, $2 / 1048576, 100 * $2 / b }' "$tmp/stored"
+		awk -F'\t' -v b="$(stat -c %s "$first_corpus")" '!seen[$1]++ { printf "- stored size after export (%s): %.1f MiB, %.1f%% of the corpus\n", $1, $2 / 1048576, 100 * $2 / b }' "$tmp/stored"
 	fi
 	# ratios against the baseline and the targets
 	awk -F'\t' '
@@ -171,7 +213,7 @@ report=$out/results-$(date -u +%Y%m%dT%H%M%SZ).md
 				if (n ~ /: restore$/) printf "- target restore >= 400 MB/s (%s): %.1f MB/s, %s\n", n, mbs, (mbs >= 400 ? "met" : "MISSED")
 				if (n !~ /init/) printf "- target peak RSS <= 256 MiB (%s): %.0f MiB, %s\n", n, rss[n] / 1024, (rss[n] <= 262144 ? "met" : "MISSED")
 			}
-		}' "$tmp/rows" | sort
+		}' "$tmp/steps" | sort
 } | tee "$report"
 cp "$report" "$out/results.md"
 log "written $report"
