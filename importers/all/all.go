@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/chatvault/chatvault/importers"
@@ -28,15 +27,20 @@ type format struct {
 	open   func(ctx context.Context, path string, o importers.Options) (importers.Source, error)
 }
 
-// formats, most specific first: jsonl, the most permissive sniff, comes last.
+// formats, in the order Detect tries them. Canonical JSON Lines come first:
+// their lines carry other formats' records in "raw", which those formats'
+// sniffers would recognize (a Telegram message's keys, say), while the jsonl
+// sniff is strict: a .jsonl name, or a first line that is a valid canonical
+// message, which no other export's first line is (none has "conversation",
+// "id", "time" and "kind" at its top level).
 var formats = []format{
+	{"jsonl", jsonl.Detect, jsonl.Open},
 	{"telegram", telegram.Detect, telegram.Open},
 	{"whatsapp", whatsapp.Detect, whatsapp.Open},
 	{"slack", slack.Detect, slack.Open},
 	{"discord", discord.Detect, discord.Open},
 	{"signal", signal.Detect, signal.Open},
 	{"messenger", messenger.Detect, messenger.Open},
-	{"jsonl", jsonl.Detect, jsonl.Open},
 }
 
 // Detect names the format of the export at path, or returns an error saying
@@ -47,12 +51,6 @@ func Detect(path string) (string, error) {
 	}
 	if _, err := os.Stat(path); err != nil {
 		return "", err
-	}
-	// A .jsonl name is the strongest sign there is: canonical lines carry
-	// other formats' records in "raw", which their sniffers would recognize.
-	switch strings.ToLower(filepath.Ext(path)) {
-	case ".jsonl", ".ndjson":
-		return "jsonl", nil
 	}
 	for _, f := range formats {
 		if f.detect(path) {
