@@ -27,7 +27,7 @@ import "context"
 // frame is one batch compressed ahead of its segment.
 type frame struct {
 	c    *convState
-	done chan struct{} // closed by the worker once the fields below are set
+	done chan struct{} // closed by the worker once data and span are set
 
 	data []byte     // one zstd frame
 	span segmentRef // its lines' count, plaintext size and times (no Ref)
@@ -37,7 +37,7 @@ type frame struct {
 }
 
 // settleLag is how many frames may be in flight unsettled (counted at their
-// plaintext size): enough that the reader rarely waits for a worker.
+// plaintext size): enough that the deciding stage rarely waits for a worker.
 const settleLag = 4
 
 // instant is a message time as batches sort it.
