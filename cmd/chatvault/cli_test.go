@@ -57,6 +57,7 @@ func TestExitCode(t *testing.T) {
 		{"deletion after commit failed", ctx, fmt.Errorf("%w: commit 3 is written but deleting x failed (%w)", archive.ErrConflict, remote.ErrUnavailable), true, 6, "run the command again"},
 		{"interrupted", canceled, errors.New("some error"), true, 130, ""},
 		{"disk full", ctx, fmt.Errorf("writing temporary index file /tmp/chatvault-idx-1: %w", syscall.ENOSPC), true, 1, "TMPDIR"},
+		{"too many open files", ctx, fmt.Errorf("creating temporary index file in /tmp: %w", &fs.PathError{Op: "open", Path: "/tmp/chatvault-idx-9", Err: syscall.EMFILE}), true, 1, "ulimit"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
