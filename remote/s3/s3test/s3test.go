@@ -101,14 +101,12 @@ func Client(t testing.TB) *awss3.Client {
 func Bucket(t testing.TB, versioned bool) string {
 	t.Helper()
 	c := Client(t)
-	var rnd [6]byte
-	rand.Read(rnd[:])
-	name := strings.ToLower(fmt.Sprintf("cvt-%s-%s", sanitize(t.Name()), hex.EncodeToString(rnd[:])))
+	name := bucketName(t)
 	ctx := t.Context()
 	if _, err := c.CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String(name)}); err != nil {
 		t.Fatalf("CreateBucket %s: %v", name, err)
 	}
-	t.Cleanup(func() { removeBucket(t, c, name) })
+	t.Cleanup(func() { removeBucket(t, c, name, false) })
 	if versioned {
 		_, err := c.PutBucketVersioning(ctx, &awss3.PutBucketVersioningInput{
 			Bucket:                  aws.String(name),
@@ -119,6 +117,13 @@ func Bucket(t testing.TB, versioned bool) string {
 		}
 	}
 	return name
+}
+
+// bucketName is a new, unique bucket name that says which test made it.
+func bucketName(t testing.TB) string {
+	var rnd [6]byte
+	rand.Read(rnd[:])
+	return strings.ToLower(fmt.Sprintf("cvt-%s-%s", sanitize(t.Name()), hex.EncodeToString(rnd[:])))
 }
 
 // sanitize keeps a short, bucket-name-safe part of a test name.
@@ -141,11 +146,16 @@ func sanitize(s string) string {
 }
 
 // removeBucket deletes every upload, object version and delete marker of the
-// bucket, then the bucket.
-func removeBucket(t testing.TB, c *awss3.Client, bucket string) {
+// bucket, then the bucket; bypassGovernance deletes versions under GOVERNANCE
+// retention too.
+func removeBucket(t testing.TB, c *awss3.Client, bucket string, bypassGovernance bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	b := aws.String(bucket)
+	var bypass *bool // unset unless asked: servers without object lock need not know the header
+	if bypassGovernance {
+		bypass = aws.Bool(true)
+	}
 	uploads := awss3.NewListMultipartUploadsPaginator(c, &awss3.ListMultipartUploadsInput{Bucket: b})
 	for uploads.HasMorePages() {
 		page, err := uploads.NextPage(ctx)
@@ -165,10 +175,10 @@ func removeBucket(t testing.TB, c *awss3.Client, bucket string) {
 			break
 		}
 		for _, v := range page.Versions {
-			c.DeleteObject(ctx, &awss3.DeleteObjectInput{Bucket: b, Key: v.Key, VersionId: v.VersionId})
+			c.DeleteObject(ctx, &awss3.DeleteObjectInput{Bucket: b, Key: v.Key, VersionId: v.VersionId, BypassGovernanceRetention: bypass})
 		}
 		for _, m := range page.DeleteMarkers {
-			c.DeleteObject(ctx, &awss3.DeleteObjectInput{Bucket: b, Key: m.Key, VersionId: m.VersionId})
+			c.DeleteObject(ctx, &awss3.DeleteObjectInput{Bucket: b, Key: m.Key, VersionId: m.VersionId, BypassGovernanceRetention: bypass})
 		}
 	}
 	objects := awss3.NewListObjectsV2Paginator(c, &awss3.ListObjectsV2Input{Bucket: b})
@@ -192,32 +202,10 @@ func removeBucket(t testing.TB, c *awss3.Client, bucket string) {
 func LockedBucket(t testing.TB) string {
 	t.Helper()
 	c := Client(t)
-	var rnd [6]byte
-	rand.Read(rnd[:])
-	name := "cvt-lock-" + hex.EncodeToString(rnd[:])
+	name := bucketName(t)
 	if _, err := c.CreateBucket(t.Context(), &awss3.CreateBucketInput{Bucket: aws.String(name), ObjectLockEnabledForBucket: aws.Bool(true)}); err != nil {
 		t.Fatalf("CreateBucket %s with object lock: %v", name, err)
 	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		pages := awss3.NewListObjectVersionsPaginator(c, &awss3.ListObjectVersionsInput{Bucket: aws.String(name)})
-		for pages.HasMorePages() {
-			page, err := pages.NextPage(ctx)
-			if err != nil {
-				t.Logf("cleanup of %s: %v", name, err)
-				break
-			}
-			for _, v := range page.Versions {
-				c.DeleteObject(ctx, &awss3.DeleteObjectInput{Bucket: aws.String(name), Key: v.Key, VersionId: v.VersionId, BypassGovernanceRetention: aws.Bool(true)})
-			}
-			for _, m := range page.DeleteMarkers {
-				c.DeleteObject(ctx, &awss3.DeleteObjectInput{Bucket: aws.String(name), Key: m.Key, VersionId: m.VersionId, BypassGovernanceRetention: aws.Bool(true)})
-			}
-		}
-		if _, err := c.DeleteBucket(ctx, &awss3.DeleteBucketInput{Bucket: aws.String(name)}); err != nil {
-			t.Logf("cleanup: deleting bucket %s: %v", name, err)
-		}
-	})
+	t.Cleanup(func() { removeBucket(t, c, name, true) })
 	return name
 }
