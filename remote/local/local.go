@@ -256,14 +256,7 @@ func (s *Store) createUnnamed(ctx context.Context, name string, r io.Reader, siz
 	if err := fill(ctx, f, r, size); err != nil {
 		return err
 	}
-	final := s.path(name)
-	err = linkUnnamed(f, final)
-	if errors.Is(err, fs.ErrNotExist) { // parent directory missing
-		if err := s.mkdirs(path.Dir(name)); err != nil {
-			return err
-		}
-		err = linkUnnamed(f, final)
-	}
+	err = s.linkAs(name, func(final string) error { return linkUnnamed(f, final) })
 	if errors.Is(err, fs.ErrExist) {
 		return remote.ErrExists
 	}
@@ -278,14 +271,7 @@ func (s *Store) publish(ctx context.Context, tmp, name string) error {
 	if s.forceLock || s.noLink.Load() {
 		return s.renameLocked(ctx, tmp, name)
 	}
-	final := s.path(name)
-	err := os.Link(tmp, final)
-	if errors.Is(err, fs.ErrNotExist) { // parent directory missing
-		if err := s.mkdirs(path.Dir(name)); err != nil {
-			return err
-		}
-		err = os.Link(tmp, final)
-	}
+	err := s.linkAs(name, func(final string) error { return os.Link(tmp, final) })
 	switch {
 	case err == nil:
 		return nil
@@ -296,6 +282,20 @@ func (s *Store) publish(ctx context.Context, tmp, name string) error {
 	}
 	s.noLink.Store(true)
 	return s.renameLocked(ctx, tmp, name)
+}
+
+// linkAs gives a complete file the object name with link (which gets the
+// final path), making the parent directories when they are missing.
+func (s *Store) linkAs(name string, link func(final string) error) error {
+	final := s.path(name)
+	err := link(final)
+	if errors.Is(err, fs.ErrNotExist) { // parent directory missing
+		if err := s.mkdirs(path.Dir(name)); err != nil {
+			return err
+		}
+		err = link(final)
+	}
+	return err
 }
 
 // linkUnsupported reports whether err from link(2) means the filesystem has no
