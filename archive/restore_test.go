@@ -21,8 +21,9 @@ import (
 // segments overlap and restore merges them) to others, and new revisions of
 // some messages to the rest. want is each conversation's restore, computed
 // the straightforward way: the latest revision of each message, ordered by
-// time, then export, then input position.
-func pipelineCorpus(t *testing.T, e *env) (*Archive, map[string]string) {
+// time, then export, then input position. The archive is returned opened
+// afresh, with its conversations in restore order.
+func pipelineCorpus(t *testing.T, e *env) (*Archive, map[string]string, []ConversationInfo) {
 	t.Helper()
 	a := e.create("x")
 	type line struct {
@@ -102,7 +103,12 @@ func pipelineCorpus(t *testing.T, e *env) (*Archive, map[string]string) {
 		}
 		want[conv] = b.String()
 	}
-	return a, want
+	a = e.open(a.ID())
+	list, err := a.Conversations(e.ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a, want, list
 }
 
 // orderWriter records what Restore does, in order, across conversations.
@@ -128,12 +134,7 @@ func (w *orderWriter) Close() error {
 // before the next is opened, whatever the parallelism.
 func TestRestoreManySmallConversations(t *testing.T) {
 	e := newEnv(t)
-	a, want := pipelineCorpus(t, e)
-	a = e.open(a.ID())
-	convs, err := a.Conversations(e.ctx, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, want, convs := pipelineCorpus(t, e)
 	var wantLog []string
 	for _, c := range convs {
 		wantLog = append(wantLog, "open "+c.SourceKey, "close "+c.SourceKey)
@@ -188,12 +189,7 @@ func (w *failingWriter) WriteLine(l []byte) error {
 // writer is closed, and the goroutines that ran ahead are gone.
 func TestRestoreStopsAtFailure(t *testing.T) {
 	e := newEnv(t)
-	a, want := pipelineCorpus(t, e)
-	a = e.open(a.ID())
-	convs, err := a.Conversations(e.ctx, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, want, convs := pipelineCorpus(t, e)
 	const failConv = 17
 	run := func(t *testing.T, out func(c ConversationInfo, w *failingWriter) (LineWriter, error)) ([]string, map[string]*bytes.Buffer, error) {
 		var log []string
