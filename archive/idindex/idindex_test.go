@@ -25,6 +25,12 @@ func newTestSet(t testing.TB, max int) *Set {
 	return s
 }
 
+// entry is a key and its value, for comparing with a map.
+type entry struct {
+	k Key
+	v Value
+}
+
 func randKey(rng *rand.Rand) (k Key) {
 	for i := 0; i < 16; i += 8 {
 		v := rng.Uint64()

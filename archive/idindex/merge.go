@@ -5,7 +5,7 @@ package idindex
 type cursor struct {
 	s      *Set
 	r      *run
-	ents   []entry
+	ents   []slot
 	blk    int // next block to read
 	pt, ct []byte
 	params [28]byte
@@ -27,7 +27,7 @@ func (c *cursor) next() error {
 	c.ok = false
 	if c.r == nil {
 		if c.i < len(c.ents) {
-			c.k, c.v, c.ok = c.ents[c.i].k, c.ents[c.i].v, true
+			c.k, c.v, c.ok = c.ents[c.i].k, c.ents[c.i].value(), true
 			c.i++
 		}
 		return nil
@@ -126,7 +126,7 @@ func (x *Index) Changed(fn func(Key, Value) error) error {
 	s := x.s
 	s.busy.Add(1)
 	defer s.busy.Add(-1)
-	cs := []*cursor{{ents: sortEntries(x.mem.entries(nil))}}
+	cs := []*cursor{{ents: x.mem.sortedCopy()}}
 	for i := len(x.runs) - 1; i >= 0; i-- {
 		cs = append(cs, s.runCursor(x.runs[i]))
 	}

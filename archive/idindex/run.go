@@ -7,7 +7,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"slices"
 	"sort"
 )
 
@@ -117,11 +116,6 @@ func cmpKey(a, b *Key) int {
 		return 1
 	}
 	return 0
-}
-
-func sortEntries(ents []entry) []entry {
-	slices.SortFunc(ents, func(a, b entry) int { return cmpKey(&a.k, &b.k) })
-	return ents
 }
 
 // lookup finds k in run r.

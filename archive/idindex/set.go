@@ -156,12 +156,6 @@ type Set struct {
 	write func(f *os.File, p []byte) (int, error)
 }
 
-// entry is a key and its value, as sorted for a spill or Changed.
-type entry struct {
-	k Key
-	v Value
-}
-
 // NewSet returns an empty Set with a fresh random key.
 func NewSet(o Options) (*Set, error) {
 	if o.MaxEntries < 0 {

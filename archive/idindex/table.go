@@ -181,13 +181,15 @@ func (t *table) reset() {
 	t.n = 0
 }
 
-// entries appends the entries, in no particular order.
-func (t *table) entries(ents []entry) []entry {
-	ents = slices.Grow(ents, t.n)
+// sortedCopy returns a copy of the entries in ascending key order, leaving
+// the table as it is (for Changed, which may run beside Gets).
+func (t *table) sortedCopy() []slot {
+	used := make([]slot, 0, t.n)
 	for i := range t.slots {
-		if s := &t.slots[i]; s.flags != 0 {
-			ents = append(ents, entry{s.k, s.value()})
+		if t.slots[i].flags != 0 {
+			used = append(used, t.slots[i])
 		}
 	}
-	return ents
+	sortSlots(used)
+	return used
 }
