@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"hash"
-	"hash/crc64"
 	"io"
 
 	"github.com/chatvault/chatvault/archive/canon"
@@ -81,7 +80,7 @@ func (e *exporter) storeBlob(ctx context.Context, c *convState, b canon.Blob) er
 		pw.CloseWithError(err)
 	}()
 	stored := sha256.New()
-	crc := crc64.New(crcTable)
+	crc := newCRC()
 	err = a.st.Create(ctx, name, io.TeeReader(pr, io.MultiWriter(stored, crc)), size)
 	pr.CloseWithError(errStopped)
 	switch {
@@ -116,7 +115,7 @@ func (e *exporter) adoptBlob(ctx context.Context, c *convState, id ID, content D
 	}
 	defer rc.Close()
 	stored := sha256.New()
-	crc := crc64.New(crcTable)
+	crc := newCRC()
 	n := &countingWriter{}
 	_, r, err := seal.OpenReader(io.TeeReader(rc, io.MultiWriter(stored, crc, n)), c.key, seal.Expect{Kind: seal.KindBlob, ArchiveID: e.a.id[:], ConversationID: c.id[:], ObjectID: id[:], Epoch: e.a.epochOfObject()})
 	if err != nil {

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/crc64"
 	"io"
 	"slices"
 	"sync"
@@ -160,7 +159,7 @@ func (b *builder) sealedStream(ctx context.Context, ar area, kind seal.Kind, con
 		filled <- err
 	}()
 	name := a.paths.object(ar, id)
-	stored, crc := sha256.New(), crc64.New(crcTable)
+	stored, crc := sha256.New(), newCRC()
 	ref := Ref{ID: id, Size: sealedSize(len(enc), size)}
 	err = a.st.Create(ctx, name, io.TeeReader(pr, io.MultiWriter(stored, crc)), ref.Size)
 	pr.CloseWithError(errStopped)

@@ -5,7 +5,6 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"fmt"
-	"hash/crc64"
 	"io"
 	"runtime"
 	"sync"
@@ -212,7 +211,7 @@ func (a *Archive) checkObject(ctx context.Context, r integrityRecord, hashData b
 		return missingOr(name, err)
 	}
 	defer rc.Close()
-	crc := crc64.New(crcTable)
+	crc := newCRC()
 	var sha = sha256.New()
 	var w io.Writer = crc
 	if hashData {
