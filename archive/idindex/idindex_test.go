@@ -3,6 +3,7 @@ package idindex
 import (
 	"bytes"
 	"errors"
+	"io"
 	"io/fs"
 	"math/bits"
 	"math/rand/v2"
@@ -61,15 +62,12 @@ func files(t *testing.T, dir string) []string {
 	return names
 }
 
-func runNames(xs ...*Index) []string {
-	var names []string
-	for _, x := range xs {
-		for _, r := range x.runs {
-			names = append(names, r.name)
-		}
+// named lists the Set's file if it has a name in its directory.
+func named(s *Set) []string {
+	if s.f == nil || !s.named {
+		return nil
 	}
-	slices.Sort(names)
-	return names
+	return []string{s.name}
 }
 
 // checkChanged compares x.Changed with the oracle's changed entries in key order.
@@ -90,6 +88,32 @@ func checkChanged(t *testing.T, x *Index, oracle map[Key]Value) {
 	}
 	if !slices.Equal(got, want) {
 		t.Fatalf("Changed gave %d entries, want %d (or they differ)", len(got), len(want))
+	}
+}
+
+// checkPositions checks that every block position of the file belongs to
+// one live run of xs or is free, once.
+func checkPositions(t *testing.T, s *Set, xs []*Index) {
+	t.Helper()
+	seen := make([]bool, s.blocks)
+	mark := func(p uint32, what string) {
+		if p >= s.blocks || seen[p] {
+			t.Fatalf("position %d (%s) out of the file's %d or taken twice", p, what, s.blocks)
+		}
+		seen[p] = true
+	}
+	for _, p := range s.free {
+		mark(p, "free")
+	}
+	for _, x := range xs {
+		for _, r := range x.runs {
+			for _, p := range r.at {
+				mark(p, "run")
+			}
+		}
+	}
+	if n := len(slices.DeleteFunc(seen, func(b bool) bool { return b })); n > 0 {
+		t.Fatalf("%d positions lost", n)
 	}
 }
 
@@ -137,7 +161,9 @@ func TestAgainstMap(t *testing.T) {
 				pool[i] = randKey(rng)
 			}
 			released := 0
+			var peakDisk int64
 			for op := range c.ops {
+				peakDisk = max(peakDisk, s.Stats().DiskBytes)
 				i := rng.IntN(nIdx)
 				x, o := xs[i], oracle[i]
 				switch r := rng.IntN(1000); {
@@ -202,10 +228,15 @@ func TestAgainstMap(t *testing.T) {
 			if c.wantRelease && released == 0 {
 				t.Fatal("no Release happened")
 			}
-			if !s.unlink {
-				if got, want := files(t, s.dir), runNames(xs...); !slices.Equal(got, want) {
-					t.Fatalf("files %v, want %v", got, want)
-				}
+			if got, want := files(t, s.dir), named(s); !slices.Equal(got, want) {
+				t.Fatalf("files %v, want %v", got, want)
+			}
+			checkPositions(t, s, xs)
+			// Positions are reused: the file holds at most what the runs
+			// held at once, twice over during a merge (without reuse it
+			// would hold every run ever written).
+			if bound := 2*peakDisk + int64(runs+2*nIdx)*int64(s.blockBytes()); st.FileBytes > bound {
+				t.Fatalf("file of %d bytes, want ≤ %d (runs held at most %d)", st.FileBytes, bound, peakDisk)
 			}
 		})
 	}
@@ -318,7 +349,7 @@ func TestNewestWins(t *testing.T) {
 	}
 }
 
-// TestTamper changes run files underneath the index: Get and Changed must
+// TestTamper changes the file underneath the index: Get and Changed must
 // fail with ErrDamaged, naming the file.
 func TestTamper(t *testing.T) {
 	for _, how := range []string{"flip", "swap", "truncate", "from-other-run"} {
@@ -330,34 +361,43 @@ func TestTamper(t *testing.T) {
 			fill(t, y, rng, 101) // y is spilled: one run
 			fill(t, x, rng, 101) // x is spilled: one run
 			r, other := x.runs[0], y.runs[0]
-			off1, size := s.blockSpan(r, 1) // block 1 is full and starts after block 0
-			full1 := int(off1)
-			if size != full1 {
+			off0, _ := s.blockSpan(r, 0)
+			off1, size := s.blockSpan(r, 1) // block 1 is full
+			if size != s.blockBytes() {
 				t.Fatalf("block 1: %d bytes at %d", size, off1)
 			}
-			blk := make([]byte, full1)
+			blk := make([]byte, size)
 			target := r.fences[1] // a key of block 1
 			switch how {
 			case "flip":
 				b := make([]byte, 1)
-				r.f.ReadAt(b, int64(full1)+20)
+				s.f.ReadAt(b, off1+20)
 				b[0] ^= 0x40
-				r.f.WriteAt(b, int64(full1)+20)
+				s.f.WriteAt(b, off1+20)
 			case "swap":
-				blk0 := make([]byte, full1)
-				r.f.ReadAt(blk0, 0)
-				r.f.ReadAt(blk, int64(full1))
-				r.f.WriteAt(blk, 0)
-				r.f.WriteAt(blk0, int64(full1))
+				blk0 := make([]byte, size)
+				s.f.ReadAt(blk0, off0)
+				s.f.ReadAt(blk, off1)
+				s.f.WriteAt(blk, off0)
+				s.f.WriteAt(blk0, off1)
 			case "truncate":
+				// x was spilled last: its last block ends the file.
 				target = r.fences[len(r.fences)-1]
-				r.f.Truncate(r.size - 1)
+				fi, err := s.f.Stat()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if last, size := s.blockSpan(r, len(r.at)-1); last+int64(size) != fi.Size() {
+					t.Fatalf("last block at %d+%d, file of %d bytes", last, size, fi.Size())
+				}
+				s.f.Truncate(fi.Size() - 1)
 			case "from-other-run":
-				other.f.ReadAt(blk, int64(full1))
-				r.f.WriteAt(blk, int64(full1))
+				off, _ := s.blockSpan(other, 1)
+				s.f.ReadAt(blk, off)
+				s.f.WriteAt(blk, off1)
 			}
 			_, _, err := x.Get(target)
-			if !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), r.name) || !strings.Contains(err.Error(), "temporary index file damaged") {
+			if !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), s.name) || !strings.Contains(err.Error(), "temporary index file damaged") {
 				t.Fatalf("Get: %v", err)
 			}
 			t.Log(err)
@@ -373,15 +413,14 @@ func TestTamper(t *testing.T) {
 	}
 }
 
-// TestEncrypted: a run file contains none of the keys or revisions put.
+// TestEncrypted: the file contains none of the keys or revisions put.
 func TestEncrypted(t *testing.T) {
 	s := newTestSet(t, 300)
 	x := s.New()
 	m := fill(t, x, rand.New(rand.NewPCG(4, 4)), 301)
-	r := x.runs[0]
-	data := make([]byte, r.size)
-	if _, err := r.f.ReadAt(data, 0); err != nil {
-		t.Fatal(err)
+	data, err := io.ReadAll(io.NewSectionReader(s.f, 0, 1<<30))
+	if err != nil || int64(len(data)) != x.runs[0].size {
+		t.Fatalf("read %d bytes of the file (%v), want the run's %d", len(data), err, x.runs[0].size)
 	}
 	for k, v := range m {
 		if bytes.Contains(data, k[:8]) || v.Rev != [8]byte{} && bytes.Contains(data, v.Rev[:]) {
@@ -408,20 +447,19 @@ func TestReleaseAndClose(t *testing.T) {
 			}
 			if s.unlink {
 				if got := files(t, dir); len(got) != 0 {
-					t.Fatalf("unlinked files still named: %v", got)
+					t.Fatalf("unlinked file still named: %v", got)
 				}
 			} else {
-				if got, want := files(t, dir), runNames(a, b); !slices.Equal(got, want) {
-					t.Fatalf("files %v, want %v", got, want)
+				// One file for both indexes and all their runs.
+				if got := files(t, dir); len(got) != 1 || got[0] != s.name {
+					t.Fatalf("files %v, want %s", got, s.name)
 				}
-				for _, name := range runNames(a) {
-					fi, err := os.Stat(name)
-					if err != nil {
-						t.Fatal(err)
-					}
-					if !strings.HasPrefix(filepath.Base(name), "chatvault-idx-") || runtime.GOOS != "windows" && fi.Mode().Perm() != 0o600 {
-						t.Fatalf("%s: mode %v", name, fi.Mode())
-					}
+				fi, err := os.Stat(s.name)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !strings.HasPrefix(filepath.Base(s.name), "chatvault-idx-") || runtime.GOOS != "windows" && fi.Mode().Perm() != 0o600 {
+					t.Fatalf("%s: mode %v", s.name, fi.Mode())
 				}
 			}
 			a.Release()
@@ -429,7 +467,7 @@ func TestReleaseAndClose(t *testing.T) {
 			if _, _, err := a.Get(Key{}); !errors.Is(err, ErrClosed) {
 				t.Fatalf("Get after Release: %v", err)
 			}
-			if got, want := files(t, dir), runNames(b); !s.unlink && !slices.Equal(got, want) {
+			if got, want := files(t, dir), named(s); !slices.Equal(got, want) {
 				t.Fatalf("after Release: files %v, want %v", got, want)
 			}
 			if st := s.Stats(); st.Runs != len(b.runs) || st.MemEntries != b.mem.n {
@@ -464,20 +502,20 @@ func TestReleaseAndClose(t *testing.T) {
 
 var errDiskFull = errors.New("no space left on device (injected)")
 
-// TestWriteFails fails the n-th block write, for every n up to the first
-// merge and beyond: Put reports it, naming the file, and the index still
-// answers every Get right; the failed run leaves no file.
+// TestWriteFails fails the n-th write, for every n up to the first merge
+// and beyond: Put reports it, naming the file, and the index still answers
+// every Get right; the failed run leaves nothing but the file.
 func TestWriteFails(t *testing.T) {
 	for budget := range 8 {
 		s := newTestSet(t, 100)
 		s.unlink = false
 		left := budget
-		s.write = func(f *os.File, p []byte) (int, error) {
+		s.write = func(f *os.File, p []byte, off int64) (int, error) {
 			if left == 0 {
 				return 0, errDiskFull
 			}
 			left--
-			return f.Write(p)
+			return f.WriteAt(p, off)
 		}
 		x := s.New()
 		rng := rand.New(rand.NewPCG(6, uint64(budget)))
@@ -498,14 +536,14 @@ func TestWriteFails(t *testing.T) {
 				t.Fatalf("budget %d: Get after failure = %v, %v, %v; want %v", budget, v, ok, err, w)
 			}
 		}
-		if got, want := files(t, s.dir), runNames(x); !slices.Equal(got, want) {
-			t.Fatalf("budget %d: files %v, want %v", budget, got, want)
+		if got := files(t, s.dir); len(got) != 1 || got[0] != s.name {
+			t.Fatalf("budget %d: files %v, want %s", budget, got, s.name)
 		}
 		if budget == 3 && s.Stats().Spills != 2 {
 			t.Fatalf("budget 3: %+v, want the merge after 2 spills to fail", s.Stats())
 		}
 		// Space again: the next Put spills and all is well.
-		s.write = (*os.File).Write
+		s.write = (*os.File).WriteAt
 		k := randKey(rng)
 		m[k] = Value{Commit: 1}
 		if err := x.Put(k, m[k]); err != nil {
@@ -658,4 +696,47 @@ func TestSpillsLeastRecentlyUsed(t *testing.T) {
 	if cur.mem.n != 0 || old.mem.n != 30 {
 		t.Fatalf("cur: %d in memory, old: %d", cur.mem.n, old.mem.n)
 	}
+}
+
+// TestOneFile spills thousands of small indexes: they share one file (one
+// descriptor, one inode), and the blocks of a run, at positions that follow
+// each other, go out in few writes.
+func TestOneFile(t *testing.T) {
+	s := newTestSet(t, 20)
+	s.unlink = false
+	s.recs = 4
+	writes, blocks := 0, 0
+	s.write = func(f *os.File, p []byte, off int64) (int, error) {
+		writes++
+		return f.WriteAt(p, off)
+	}
+	rng := rand.New(rand.NewPCG(9, 9))
+	xs := make([]*Index, 3000)
+	oracle := make([]map[Key]Value, len(xs))
+	for i := range xs {
+		xs[i] = s.New()
+		oracle[i] = fill(t, xs[i], rng, 5)
+	}
+	for _, x := range xs {
+		for _, r := range x.runs {
+			blocks += len(r.at)
+		}
+	}
+	if st := s.Stats(); st.Spills < len(xs)/2 || st.Runs < len(xs)/2 {
+		t.Fatalf("%+v: too few spills", st)
+	}
+	if got := files(t, s.dir); len(got) != 1 || got[0] != s.name {
+		t.Fatalf("files %v, want only %s", got, s.name)
+	}
+	if writes > blocks/2+1 {
+		t.Fatalf("%d writes for %d blocks in a fresh file", writes, blocks)
+	}
+	for i, x := range xs {
+		for k, w := range oracle[i] {
+			if v, ok, err := x.Get(k); err != nil || !ok || v != w {
+				t.Fatalf("index %d: Get = %v, %v, %v; want %v", i, v, ok, err, w)
+			}
+		}
+	}
+	checkPositions(t, s, xs)
 }

@@ -1,13 +1,16 @@
 package idindex
 
 // cursor walks the entries of a run, one decrypted block at a time, or of a
-// sorted slice of in-memory entries (r == nil).
+// sorted slice of in-memory entries (r == nil). It reads a run's blocks
+// readAhead at a time where their positions in the file follow each other.
 type cursor struct {
 	s      *Set
 	r      *run
 	ents   []slot
-	blk    int // next block to read
-	pt, ct []byte
+	blk    int    // next block to open
+	raw    []byte // ciphertext read ahead, from block blk on
+	buf    []byte // raw's array
+	pt     []byte
 	params [28]byte
 	i      int // next record of pt, or next entry of ents
 
@@ -16,10 +19,10 @@ type cursor struct {
 	v  Value
 }
 
+const readAhead = 16
+
 func (s *Set) runCursor(r *run) *cursor {
-	c := &cursor{s: s, r: r}
-	c.ct, c.pt = s.newBlockBufs()
-	return c
+	return &cursor{s: s, r: r, pt: make([]byte, 0, s.recs*recSize)}
 }
 
 // next moves to the next entry; c.ok is false at the end.
@@ -33,10 +36,14 @@ func (c *cursor) next() error {
 		return nil
 	}
 	if c.i*recSize >= len(c.pt) {
-		if c.blk >= len(c.r.nonces) {
+		if c.blk >= len(c.r.at) {
 			return nil
 		}
-		pt, err := c.s.readBlock(c.r, c.blk, c.ct, c.pt, &c.params)
+		ct, err := c.ciphertext()
+		if err != nil {
+			return err
+		}
+		pt, err := c.s.openBlock(c.r, c.blk, ct, c.pt, &c.params)
 		if err != nil {
 			return err
 		}
@@ -46,6 +53,27 @@ func (c *cursor) next() error {
 	c.i++
 	c.ok = true
 	return nil
+}
+
+// ciphertext returns block c.blk's ciphertext, first reading it with the
+// blocks after it whose positions follow (up to readAhead) if need be.
+func (c *cursor) ciphertext() ([]byte, error) {
+	s, r := c.s, c.r
+	if len(c.raw) == 0 {
+		n := 1
+		for n < readAhead && c.blk+n < len(r.at) && r.at[c.blk+n] == r.at[c.blk]+uint32(n) {
+			n++
+		}
+		raw, err := s.readBlocks(r, c.blk, n, c.buf)
+		if err != nil {
+			return nil, err
+		}
+		c.raw, c.buf = raw, raw
+	}
+	_, size := s.blockSpan(r, c.blk)
+	ct := c.raw[:size]
+	c.raw = c.raw[min(s.blockBytes(), len(c.raw)):]
+	return ct, nil
 }
 
 // merge calls emit for every key of the cursors, in ascending order, once,
@@ -99,13 +127,8 @@ func (x *Index) compact() error {
 		}
 		x.runs = append(x.runs[:len(x.runs)-2], m)
 		s.st.Merges++
-		err1, err2 := s.removeRun(newer), s.removeRun(older)
-		if err1 != nil {
-			return err1
-		}
-		if err2 != nil {
-			return err2
-		}
+		s.removeRun(newer)
+		s.removeRun(older)
 	}
 	return nil
 }

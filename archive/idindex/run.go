@@ -1,12 +1,14 @@
 package idindex
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
+	"slices"
 	"sort"
 )
 
@@ -16,21 +18,20 @@ const (
 	filePattern         = "chatvault-idx-*"
 )
 
-// run is one sorted, encrypted run file and what is kept of it in memory.
+// run is one sorted, encrypted run: its blocks live in the Set's file, at
+// block positions of their own, and this is what is kept of it in memory.
 type run struct {
 	id     uint64   // unique in the Set; part of every block's additional data
-	f      *os.File // open for the run's life (on Unix already unlinked)
-	name   string
-	gone   bool // the file is already removed from its directory
-	n      int  // records
-	size   int64
+	n      int      // records
+	size   int64    // bytes of ciphertext
+	at     []uint32 // position of each block in the Set's file, in blocks
 	fences []Key    // first key of each block
 	nonces []uint64 // nonce counter of each block
 	filter filter
 }
 
 func (r *run) memBytes() int64 {
-	return int64(cap(r.fences))*16 + int64(cap(r.nonces))*8 + r.filter.memBytes()
+	return int64(cap(r.at))*4 + int64(cap(r.fences))*16 + int64(cap(r.nonces))*8 + r.filter.memBytes()
 }
 
 // fileErr wraps err, naming the file once.
@@ -54,33 +55,51 @@ func blockParams(buf *[28]byte, r *run, blk int) (nonce, ad []byte) {
 	return nonce, ad
 }
 
-// blockSpan returns where block blk of r starts in its file and how many
+// blockBytes is the room of one block in the file: a full block's ciphertext.
+func (s *Set) blockBytes() int { return s.recs*recSize + s.aead.Overhead() }
+
+// blockSpan returns where block blk of r starts in the file and how many
 // bytes of ciphertext it has.
 func (s *Set) blockSpan(r *run, blk int) (off int64, size int) {
-	full := s.recs*recSize + s.aead.Overhead()
 	recs := min(s.recs, r.n-blk*s.recs)
-	return int64(blk) * int64(full), recs*recSize + s.aead.Overhead()
+	return int64(r.at[blk]) * int64(s.blockBytes()), recs*recSize + s.aead.Overhead()
 }
 
 func (s *Set) newBlockBufs() (ct, pt []byte) {
-	return make([]byte, 0, s.recs*recSize+s.aead.Overhead()), make([]byte, 0, s.recs*recSize)
+	return make([]byte, 0, s.blockBytes()), make([]byte, 0, s.recs*recSize)
 }
 
 // readBlock reads and opens block blk of r, using ct and pt as buffers, and
 // returns its plaintext.
 func (s *Set) readBlock(r *run, blk int, ct, pt []byte, params *[28]byte) ([]byte, error) {
-	off, size := s.blockSpan(r, blk)
-	ct = ct[:size]
-	if _, err := r.f.ReadAt(ct, off); err != nil {
-		if err == io.EOF {
-			return nil, fmt.Errorf("%w: %s: block %d cut short: %w", ErrDamaged, r.name, blk, io.ErrUnexpectedEOF)
-		}
-		return nil, fileErr("reading", r.name, err)
+	ct, err := s.readBlocks(r, blk, 1, ct)
+	if err != nil {
+		return nil, err
 	}
+	return s.openBlock(r, blk, ct, pt, params)
+}
+
+// readBlocks reads the ciphertext of n blocks of r from blk on, whose
+// positions follow each other, into buf (grown if need be).
+func (s *Set) readBlocks(r *run, blk, n int, buf []byte) ([]byte, error) {
+	off, _ := s.blockSpan(r, blk)
+	_, last := s.blockSpan(r, blk+n-1)
+	ct := slices.Grow(buf[:0], (n-1)*s.blockBytes()+last)[:(n-1)*s.blockBytes()+last]
+	if _, err := s.f.ReadAt(ct, off); err != nil {
+		if err == io.EOF {
+			return nil, fmt.Errorf("%w: %s: block %d of run %d cut short: %w", ErrDamaged, s.name, blk+n-1, r.id, io.ErrUnexpectedEOF)
+		}
+		return nil, fileErr("reading", s.name, err)
+	}
+	return ct, nil
+}
+
+// openBlock decrypts block blk of r from its ciphertext ct into pt.
+func (s *Set) openBlock(r *run, blk int, ct, pt []byte, params *[28]byte) ([]byte, error) {
 	nonce, ad := blockParams(params, r, blk)
 	pt, err := s.aead.Open(pt[:0], nonce, ct, ad)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: block %d fails authentication", ErrDamaged, r.name, blk)
+		return nil, fmt.Errorf("%w: %s: block %d of run %d fails authentication", ErrDamaged, s.name, blk, r.id)
 	}
 	return pt, nil
 }
@@ -141,76 +160,93 @@ func (s *Set) lookup(r *run, k *Key) (Value, bool, error) {
 	return v, true, nil
 }
 
-// createRun makes a new, empty run file.
-func (s *Set) createRun() (*run, error) {
+// open makes the Set's file, at the first run.
+func (s *Set) open() error {
+	if s.f != nil {
+		return nil
+	}
 	f, err := os.CreateTemp(s.dir, filePattern) // mode 0600
 	if err != nil {
-		return nil, fmt.Errorf("creating temporary index file in %s: %w", s.dir, err)
+		return fmt.Errorf("creating temporary index file in %s: %w", s.dir, err)
 	}
-	s.lastID++
-	r := &run{id: s.lastID, f: f, name: f.Name()}
+	s.f, s.name, s.named = f, f.Name(), true
 	if s.unlink {
 		// Keep only the open file: a crash leaves nothing behind. Should the
-		// removal fail, removeRun tries again.
-		r.gone = os.Remove(r.name) == nil
+		// removal fail, Close tries again.
+		s.named = os.Remove(s.name) != nil
 	}
-	return r, nil
+	return nil
 }
 
-// removeRun closes r's file and removes it (unless it was unlinked when it
-// was created).
-func (s *Set) removeRun(r *run) error {
+// place returns a free block position: the lowest of those freed, so that a
+// run's blocks mostly follow each other, else a new one at the end.
+func (s *Set) place() uint32 {
+	if len(s.free) == 0 {
+		s.blocks++
+		return s.blocks - 1
+	}
+	if !s.freeSorted {
+		slices.SortFunc(s.free, func(a, b uint32) int { return cmp.Compare(b, a) }) // descending
+		s.freeSorted = true
+	}
+	p := s.free[len(s.free)-1]
+	s.free = s.free[:len(s.free)-1]
+	return p
+}
+
+// release gives the block positions of r back for reuse.
+func (s *Set) release(r *run) {
+	s.free = append(s.free, r.at...)
+	s.freeSorted = false
+}
+
+// removeRun forgets r; its blocks will be overwritten by later runs.
+func (s *Set) removeRun(r *run) {
 	s.st.Runs--
 	s.st.DiskBytes -= r.size
 	s.st.RunMemBytes -= r.memBytes()
-	return r.discard()
-}
-
-func (r *run) discard() error {
-	err := r.f.Close()
-	if err != nil {
-		err = fileErr("closing", r.name, err)
-	}
-	if !r.gone {
-		if e := os.Remove(r.name); e != nil && err == nil {
-			err = fileErr("removing", r.name, e)
-		}
-		r.gone = true
-	}
-	return err
+	s.release(r)
 }
 
 // runWriter writes a run, block by block, from records added in key order.
+// Sealed blocks whose positions follow each other are written together, up
+// to writeBytes at a time.
 type runWriter struct {
 	s      *Set
 	r      *run
-	pt, ct []byte
+	pt     []byte
+	out    []byte // sealed blocks not written yet
+	outAt  uint32 // position of the first of them
 	params [28]byte
 }
+
+const writeBytes = 64 << 10
 
 // writeRun writes a run of at most n records, which fill adds in key order. On
 // error nothing is left of the new run.
 func (s *Set) writeRun(n int, fill func(*runWriter) error) (*run, error) {
-	r, err := s.createRun()
-	if err != nil {
+	if err := s.open(); err != nil {
 		return nil, err
 	}
+	s.lastID++
 	blocks := (n + s.recs - 1) / s.recs
-	r.fences, r.nonces = make([]Key, 0, blocks), make([]uint64, 0, blocks)
-	r.filter = newFilter(n)
-	w := &runWriter{s: s, r: r}
-	w.ct, w.pt = s.newBlockBufs()
-	err = fill(w)
+	r := &run{id: s.lastID, at: make([]uint32, 0, blocks), fences: make([]Key, 0, blocks), nonces: make([]uint64, 0, blocks), filter: newFilter(n)}
+	w := &runWriter{s: s, r: r, pt: make([]byte, 0, s.recs*recSize), out: make([]byte, 0, writeBytes)}
+	err := fill(w)
 	if err == nil {
-		err = w.flush()
+		err = w.seal()
+	}
+	if err == nil {
+		err = w.write()
 	}
 	if err != nil {
-		r.discard()
+		s.release(r)
 		return nil, err
 	}
 	s.st.Runs++
 	s.st.DiskBytes += r.size
 	s.st.RunMemBytes += r.memBytes()
+	s.st.FileBytes = int64(s.blocks) * int64(s.blockBytes())
 	return r, nil
 }
 
@@ -223,30 +259,52 @@ func (w *runWriter) add(k Key, v Value) error {
 	w.r.filter.add(&k)
 	w.r.n++
 	if len(w.pt) == cap(w.pt) {
-		return w.flush()
+		return w.seal()
 	}
 	return nil
 }
 
-// flush seals the block being filled under the Set's next nonce counter and
-// writes it.
-func (w *runWriter) flush() error {
+// seal seals the block being filled under the Set's next nonce counter and
+// queues it for writing at a free position.
+func (w *runWriter) seal() error {
 	if len(w.pt) == 0 {
 		return nil
 	}
 	s, r := w.s, w.r
-	blk := len(r.nonces)
+	at := s.place()
+	blk := len(r.at)
+	r.at = append(r.at, at) // before anything can fail: release gives it back
+	if len(w.out) > 0 && (at != w.outAt+uint32(len(w.out)/s.blockBytes()) || len(w.out)+s.blockBytes() > cap(w.out)) {
+		if err := w.write(); err != nil {
+			return err
+		}
+	}
+	if len(w.out) == 0 {
+		w.outAt = at
+	}
 	r.nonces = append(r.nonces, s.nonce)
 	s.nonce++
 	nonce, ad := blockParams(&w.params, r, blk)
-	w.ct = s.aead.Seal(w.ct[:0], nonce, w.pt, ad)
-	if n, err := s.write(r.f, w.ct); err != nil || n != len(w.ct) {
+	before := len(w.out)
+	w.out = s.aead.Seal(w.out, nonce, w.pt, ad)
+	r.size += int64(len(w.out) - before)
+	w.pt = w.pt[:0]
+	return nil
+}
+
+// write writes the queued blocks. Only a run's last block is short, so the
+// queue holds whole blocks but maybe its end.
+func (w *runWriter) write() error {
+	if len(w.out) == 0 {
+		return nil
+	}
+	s := w.s
+	if n, err := s.write(s.f, w.out, int64(w.outAt)*int64(s.blockBytes())); err != nil || n != len(w.out) {
 		if err == nil {
 			err = io.ErrShortWrite
 		}
-		return fileErr("writing", r.name, err)
+		return fileErr("writing", s.name, err)
 	}
-	r.size += int64(len(w.ct))
-	w.pt = w.pt[:0]
+	w.out = w.out[:0]
 	return nil
 }

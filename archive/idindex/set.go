@@ -12,27 +12,37 @@
 // Options.MaxEntries, an index is spilled (the least recently used of those
 // holding at least an eighth of the budget, else the largest):
 // its entries are sorted by key (bytes.Compare order) in the table's own
-// array and written as a new immutable run file, and its table is emptied.
+// array and written as a new immutable run, and its table is emptied.
 // Only one index at a time keeps the array of an emptied table (the last one
 // spilled, usually the one being filled); the one that kept it before gets an
 // array of its size, which costs no more than the spill that caused it.
 //
-// A run file holds fixed-size 29-byte records (key 16, rev 8, commit 4
+// A run holds fixed-size 29-byte records (key 16, rev 8, commit 4
 // big-endian, changed 1) in ascending key order, in blocks of 141 records
-// (4089 bytes of plaintext). Each block is sealed with AES-256-GCM under a
+// (4089 bytes of plaintext). All runs of a Set live in one temporary file,
+// divided into positions of one sealed full block each (4105 bytes): a run
+// takes the lowest free positions, so its blocks mostly follow each other
+// (they are written and, by merges, read up to 16 at a time), and gives them
+// back when it is merged away or released. The file therefore grows only to
+// the most the runs ever held at once, and an export needs one descriptor and
+// one inode however many conversations it spills; with a file per run an
+// archive of thousands of small conversations needed thousands of open files,
+// and the inodes freed by every merge made each new inode of the store slower
+// to allocate on some filesystems (ext4 without a journal skips recently
+// freed inodes one by one). Each block is sealed with AES-256-GCM under a
 // random 32-byte key made per Set with crypto/rand and kept only inside the
 // cipher in memory, never written anywhere: nothing reaches the disk in
 // plaintext, and the files are unreadable once the process is gone. The nonce
 // is a per-Set 64-bit block counter, big-endian in the last 8 bytes of the
 // 96-bit nonce (counters, not random nonces: none repeats under the key); the
 // additional data is the run's id and the block's number, so a block moved,
-// swapped or copied from another run (or from an earlier run) fails to open. A
-// block that fails to open means the file changed underneath us: the error
-// wraps [ErrDamaged] and names the file.
+// swapped or copied from another run (or left at a position by a run since
+// removed) fails to open. A block that fails to open means the file changed
+// underneath us: the error wraps [ErrDamaged] and names the file.
 //
 // For each run the Set keeps in memory the first key of each block (the fence
-// keys), the block's nonce counter (16+8 bytes per block, ≈0.17 bytes per
-// entry; block offsets follow from the fixed record size) and a Bloom filter
+// keys), the block's nonce counter and its position in the file (16+8+4 bytes
+// per block, ≈0.2 bytes per entry) and a Bloom filter
 // sized for the run's entries at ≈1 % false positives (filter.go: 10 bits per
 // entry in 64-byte blocks).
 // [Index.Get] looks in the table, then in the runs from newest to oldest: Bloom
@@ -51,28 +61,28 @@
 //
 // About MaxEntries × 39–77 bytes of tables (29-byte slots, kept between 3/8
 // and 3/4 full; a spill needs no buffer), plus the array of one emptied table,
-// plus ≈1.4 bytes per entry on disk (20 M entries: ≈27 MB). With the default
+// plus ≈1.4 bytes per entry on disk (20 M entries: ≈27 MB), plus a 64 KiB
+// read buffer per run being merged or walked by Changed. With the default
 // budget (1<<19) BenchmarkHeap measures ≈32 MiB live and ≈49 MiB peak heap at
 // 2 M entries (with Go maps it was ≈59 and ≈65 MiB), against ≈160 MiB live for
-// a plain map. Every run keeps its file open: one descriptor per run,
-// logarithmic per index but summed over all indexes of the Set.
+// a plain map.
 //
 // # Temporary files
 //
-// Run files are made by os.CreateTemp in Options.Dir (mode 0600), named
-// "chatvault-idx-*". Where the system allows it (every GOOS but Windows) a
-// file is unlinked right after it is created and only the open *os.File is
-// kept, so nothing is left behind even by a crash or kill -9. On Windows an
-// open file cannot be removed: there the file is removed when its run is
-// merged away, on [Index.Release] or on [Set.Close]; a crash there leaves
-// encrypted files nobody can read.
+// The file is made by os.CreateTemp in Options.Dir (mode 0600), named
+// "chatvault-idx-*", at the Set's first spill. Where the system allows it
+// (every GOOS but Windows) it is unlinked right after it is created and only
+// the open *os.File is kept, so nothing is left behind even by a crash or
+// kill -9. On Windows an open file cannot be removed: there it is removed by
+// [Set.Close]; a crash there leaves an encrypted file nobody can read.
 //
 // # Use
 //
 // A Set and its indexes are used by one goroutine at a time, except that
 // [Index.Changed] may run on distinct indexes in parallel. Errors name the
 // file and wrap the cause with %w; after an error the index still answers
-// correctly (a failed run is discarded, the entries stay in memory), but the
+// correctly (a failed run gives its positions back, the entries stay in
+// memory), but the
 // Set may be over its budget: the export is expected to stop.
 package idindex
 
@@ -123,8 +133,9 @@ const unlinkWhileOpen = runtime.GOOS != "windows"
 // Stats describes a Set, for tests and benchmarks.
 type Stats struct {
 	MemEntries  int   // entries in the tables of all indexes
-	Runs        int   // run files open
-	DiskBytes   int64 // bytes in those files
+	Runs        int   // runs held
+	DiskBytes   int64 // bytes of those runs
+	FileBytes   int64 // room their file takes: runs and free blocks
 	RunMemBytes int64 // memory held for the runs: Bloom filters, fence keys, nonce counters
 	Spills      int   // runs written from memory so far
 	Merges      int   // merges of two runs so far
@@ -139,7 +150,14 @@ type Set struct {
 	nonce  uint64 // next block nonce counter
 	lastID uint64 // id of the last run created
 	recs   int    // records per block
-	unlink bool   // unlink files right after creating them
+	unlink bool   // unlink the file right after creating it
+
+	f          *os.File // the file all runs live in, made at the first spill
+	name       string
+	named      bool     // f still has its name in dir
+	blocks     uint32   // block positions in f so far
+	free       []uint32 // positions of removed runs' blocks, for reuse
+	freeSorted bool     // free is in descending order
 
 	idx    []*Index     // live indexes
 	mem    int          // entries in their tables
@@ -152,8 +170,8 @@ type Set struct {
 	gct, gpt  []byte   // Get's block buffers
 	getParams [28]byte // Get's nonce and additional data (blockParams)
 
-	// write writes to a run file; tests replace it to inject failures.
-	write func(f *os.File, p []byte) (int, error)
+	// write writes to the file; tests replace it to inject failures.
+	write func(f *os.File, p []byte, off int64) (int, error)
 }
 
 // NewSet returns an empty Set with a fresh random key.
@@ -161,7 +179,7 @@ func NewSet(o Options) (*Set, error) {
 	if o.MaxEntries < 0 {
 		return nil, fmt.Errorf("idindex: MaxEntries %d < 0", o.MaxEntries)
 	}
-	s := &Set{dir: o.Dir, max: o.MaxEntries, recs: defaultRecsPerBlock, unlink: unlinkWhileOpen, write: (*os.File).Write}
+	s := &Set{dir: o.Dir, max: o.MaxEntries, recs: defaultRecsPerBlock, unlink: unlinkWhileOpen, write: (*os.File).WriteAt}
 	if s.max == 0 {
 		s.max = DefaultMaxEntries
 	}
@@ -199,19 +217,31 @@ func (s *Set) New() *Index {
 	return x
 }
 
-// Close releases every index and removes every temporary file. It is safe to
-// call twice; the indexes are unusable afterwards.
+// Close releases every index and closes and removes the temporary file. It
+// is safe to call twice; the indexes are unusable afterwards.
 func (s *Set) Close() error {
 	if s.closed {
 		return nil
 	}
-	var errs []error
 	for len(s.idx) > 0 {
-		errs = append(errs, s.idx[len(s.idx)-1].release())
+		s.idx[len(s.idx)-1].release()
 	}
 	s.closed = true
-	s.gct, s.gpt = nil, nil
-	return errors.Join(errs...)
+	s.gct, s.gpt, s.free = nil, nil, nil
+	if s.f == nil {
+		return nil
+	}
+	err := s.f.Close()
+	if err != nil {
+		err = fileErr("closing", s.name, err)
+	}
+	if s.named {
+		if e := os.Remove(s.name); e != nil && err == nil {
+			err = fileErr("removing", s.name, e)
+		}
+		s.named = false
+	}
+	return err
 }
 
 // Stats returns the Set's current figures.
@@ -313,15 +343,15 @@ func (s *Set) victim(x *Index) *Index {
 	return big
 }
 
-// Release frees the index's memory and removes its temporary files. The index
-// is unusable afterwards.
+// Release frees the index's memory and its runs' room in the temporary file.
+// The index is unusable afterwards.
 func (x *Index) Release() {
-	_ = x.release()
+	x.release()
 }
 
-func (x *Index) release() error {
+func (x *Index) release() {
 	if x.pos < 0 {
-		return nil
+		return
 	}
 	s := x.s
 	last := s.idx[len(s.idx)-1]
@@ -334,12 +364,10 @@ func (x *Index) release() error {
 	}
 	s.mem -= x.mem.n
 	x.mem = table{}
-	var errs []error
 	for _, r := range x.runs {
-		errs = append(errs, s.removeRun(r))
+		s.removeRun(r)
 	}
 	x.runs = nil
-	return errors.Join(errs...)
 }
 
 // spill writes the index's in-memory entries as a new run, empties its table

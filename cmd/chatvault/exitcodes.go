@@ -153,7 +153,7 @@ func defaultHint(err error, code int) string {
 	case errors.Is(err, syscall.ENOSPC):
 		return "a disk is full: nothing was committed; free some space (export also spills its encrypted message-id index to TMPDIR: point TMPDIR at a disk with room) and run the command again"
 	case errors.Is(err, syscall.EMFILE), errors.Is(err, syscall.ENFILE):
-		return "too many open files: nothing was committed; export keeps a temporary index file open for each conversation it spills to TMPDIR, so an archive of thousands of conversations needs as many: raise the limit (ulimit -Hn, then ulimit -n) and run the command again"
+		return "too many open files: nothing was committed; raise the limit (ulimit -Hn, then ulimit -n) and run the command again"
 	}
 	return ""
 }
