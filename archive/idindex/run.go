@@ -210,7 +210,7 @@ func (s *Set) removeRun(r *run) {
 
 // runWriter writes a run, block by block, from records added in key order.
 // Sealed blocks whose positions follow each other are written together, up
-// to writeBytes at a time.
+// to writeBlocks at a time.
 type runWriter struct {
 	s      *Set
 	r      *run
@@ -220,7 +220,7 @@ type runWriter struct {
 	params [28]byte
 }
 
-const writeBytes = 64 << 10
+const writeBlocks = 16
 
 // writeRun writes a run of at most n records, which fill adds in key order. On
 // error nothing is left of the new run.
@@ -231,7 +231,10 @@ func (s *Set) writeRun(n int, fill func(*runWriter) error) (*run, error) {
 	s.lastID++
 	blocks := (n + s.recs - 1) / s.recs
 	r := &run{id: s.lastID, at: make([]uint32, 0, blocks), fences: make([]Key, 0, blocks), nonces: make([]uint64, 0, blocks), filter: newFilter(n)}
-	w := &runWriter{s: s, r: r, pt: make([]byte, 0, s.recs*recSize), out: make([]byte, 0, writeBytes)}
+	if s.wbuf == nil {
+		s.wbuf = make([]byte, 0, writeBlocks*s.blockBytes())
+	}
+	w := &runWriter{s: s, r: r, pt: make([]byte, 0, s.recs*recSize), out: s.wbuf[:0]}
 	err := fill(w)
 	if err == nil {
 		err = w.seal()

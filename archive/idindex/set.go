@@ -168,6 +168,7 @@ type Set struct {
 	st     Stats
 
 	gct, gpt  []byte   // Get's block buffers
+	wbuf      []byte   // writeRun's buffer of sealed blocks
 	getParams [28]byte // Get's nonce and additional data (blockParams)
 
 	// write writes to the file; tests replace it to inject failures.
@@ -227,7 +228,7 @@ func (s *Set) Close() error {
 		s.idx[len(s.idx)-1].release()
 	}
 	s.closed = true
-	s.gct, s.gpt, s.free = nil, nil, nil
+	s.gct, s.gpt, s.wbuf, s.free = nil, nil, nil, nil
 	if s.f == nil {
 		return nil
 	}
