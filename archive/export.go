@@ -60,6 +60,23 @@ const (
 // zstdWindow bounds the memory a reader needs per open segment.
 const zstdWindow = 1 << 20
 
+// newSegmentEncoder returns a zstd encoder for segment bodies at level c
+// (not CompressOff), for EncodeAll on one goroutine. Fastest uses a 256 KiB
+// window: on chat JSONL it compresses ≈7 % faster than with 1 MiB for ≈0.7 %
+// more bytes (klauspost/compress shifts a history of twice the window down
+// every window of input); at the other levels the window costs 0.3–2 % of
+// ratio, and they keep zstdWindow.
+func newSegmentEncoder(c Compression) (*zstd.Encoder, error) {
+	level, window := zstd.SpeedFastest, 256<<10
+	switch c {
+	case CompressDefault:
+		level, window = zstd.SpeedDefault, zstdWindow
+	case CompressBetter:
+		level, window = zstd.SpeedBetterCompression, zstdWindow
+	}
+	return zstd.NewWriter(nil, zstd.WithEncoderLevel(level), zstd.WithEncoderConcurrency(1), zstd.WithWindowSize(window), zstd.WithEncoderCRC(false))
+}
+
 // DefaultSegmentSize is the target plaintext size of a segment, and
 // MaxSegmentSize the largest target accepted (readers refuse segments over
 // maxSegmentPlain: a target plus one maximal line stays below it).
@@ -670,9 +687,8 @@ func (e *exporter) loadIndex(ctx context.Context, c *convState) error {
 func (e *exporter) worker(ctx context.Context) error {
 	var enc *zstd.Encoder
 	if e.o.Compression != CompressOff {
-		level := map[Compression]zstd.EncoderLevel{CompressFastest: zstd.SpeedFastest, CompressDefault: zstd.SpeedDefault, CompressBetter: zstd.SpeedBetterCompression}[e.o.Compression]
 		var err error
-		enc, err = zstd.NewWriter(nil, zstd.WithEncoderLevel(level), zstd.WithEncoderConcurrency(1), zstd.WithWindowSize(zstdWindow), zstd.WithEncoderCRC(false))
+		enc, err = newSegmentEncoder(e.o.Compression)
 		if err != nil {
 			return err
 		}

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/klauspost/compress/zstd"
+
 	"github.com/chatvault/chatvault/archive/canon"
 	"github.com/chatvault/chatvault/remote"
 )
@@ -495,5 +497,37 @@ func TestCompressAheadOutOfOrder(t *testing.T) {
 	}
 	if got := e.restore(e.open(a.ID()), RestoreOptions{}); got["a"] != strings.Join(wantA, "") {
 		t.Fatal("restore of a conversation going back in time is not in time order")
+	}
+}
+
+// TestSegmentEncoderWindow: segment frames declare the window FORMAT.md §4.9
+// promises (≤ 1 MiB, so within readers' 8 MiB), 256 KiB at fastest, and
+// decode back.
+func TestSegmentEncoderWindow(t *testing.T) {
+	var plain []byte
+	for i := 0; len(plain) < 3<<20; i++ {
+		plain = fmt.Appendf(plain, `{"id":"m%d","conversation":"c%d","time":"2024-01-01T00:00:%02dZ","text":"line %d"}`+"\n", i, i%7, i%60, i*i)
+	}
+	dec, err := getDecoder() // the readers' decoder
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer putDecoder(dec)
+	for c, want := range map[Compression]uint64{CompressFastest: 256 << 10, CompressDefault: zstdWindow, CompressBetter: zstdWindow} {
+		enc, err := newSegmentEncoder(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body := enc.EncodeAll(plain, nil)
+		var h zstd.Header
+		if err := h.Decode(body); err != nil {
+			t.Fatal(err)
+		}
+		if h.WindowSize != want || h.SingleSegment {
+			t.Errorf("compression %d: window %d (single segment %v), want %d", c, h.WindowSize, h.SingleSegment, want)
+		}
+		if got, err := dec.DecodeAll(body, nil); err != nil || !slices.Equal(got, plain) {
+			t.Errorf("compression %d: decodes to %d bytes (%v), want %d", c, len(got), err, len(plain))
+		}
 	}
 }

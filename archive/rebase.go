@@ -11,8 +11,6 @@ import (
 	"io"
 	"time"
 
-	"github.com/klauspost/compress/zstd"
-
 	"github.com/chatvault/chatvault/archive/canon"
 	"github.com/chatvault/chatvault/archive/idindex"
 	"github.com/chatvault/chatvault/crypto/seal"
@@ -406,7 +404,7 @@ func mapMessageIDs(plain []byte, from, to hash.Hash, out map[[16]byte][16]byte) 
 // reseal stores a segment's plaintext again, sealed under another
 // conversation.
 func (rb *rebaser) reseal(ctx context.Context, conv ID, key []byte, s segmentRef, plain []byte) (segmentRef, error) {
-	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1), zstd.WithWindowSize(zstdWindow), zstd.WithEncoderCRC(false))
+	enc, err := newSegmentEncoder(CompressFastest)
 	if err != nil {
 		return s, err
 	}
