@@ -356,8 +356,9 @@ type incoming struct {
 	blobs []canon.Blob
 
 	// set by the deciding stage
-	c   *convState
-	idh [16]byte
+	c      *convState
+	idh    [16]byte
+	probed idindex.Probed // the id looked up in the runs of c's index
 }
 
 // readAhead is what the reading stage hands to the deciding stage.
@@ -417,6 +418,15 @@ func (e *exporter) read(ctx context.Context, src Source) error {
 	defer cancel()
 	ahead, free := make(chan *readAhead, 4), make(chan *readAhead, 6)
 	go readMessages(ctx, src, e.chunks, free, ahead)
+	probes, probed := make(chan []incoming), make(chan error)
+	defer close(probes)
+	go func() {
+		var b idindex.ProbeBuffer
+		for msgs := range probes {
+			probed <- probe(msgs, &b)
+		}
+	}()
+	var b idindex.ProbeBuffer
 	var sum [sha256.Size]byte
 	for ra := range ahead {
 		if ctx.Err() != nil {
@@ -441,14 +451,37 @@ func (e *exporter) read(ctx context.Context, src Source) error {
 			io.WriteString(c.idMAC, in.m.ID)
 			copy(in.idh[:], c.idMAC.Sum(sum[:0]))
 		}
+		onDisk := 0
 		for i := range ra.msgs {
 			e.touched ^= ra.msgs[i].c.latest.Touch(&ra.msgs[i].idh)
+			if ra.msgs[i].c.latest.OnDisk() {
+				onDisk++
+			}
+		}
+		// Then the ids are looked up in the runs on disk, the two halves of
+		// the batch in parallel when many have runs: over an archive that
+		// holds them already, that is a block read per message, most of this
+		// stage's work.
+		if onDisk >= parallelProbes {
+			half := len(ra.msgs) / 2
+			probes <- ra.msgs[half:]
+			err := probe(ra.msgs[:half], &b)
+			if err2 := <-probed; err == nil {
+				err = err2
+			}
+			if err != nil {
+				return err
+			}
+		} else if onDisk > 0 {
+			if err := probe(ra.msgs, &b); err != nil {
+				return err
+			}
 		}
 		for i := range ra.msgs {
 			in := &ra.msgs[i]
 			c := in.c
 			e.seq++
-			write, err := c.decide(revKey{idh: in.idh, rev: in.rev}, e.n, &e.res)
+			write, err := c.decide(revKey{idh: in.idh, rev: in.rev}, in.probed, e.n, &e.res)
 			if err != nil {
 				return err
 			}
@@ -488,10 +521,30 @@ func (e *exporter) read(ctx context.Context, src Source) error {
 	return nil
 }
 
-// decide applies the revision rules to one message and reports whether its
-// line must be written.
-func (c *convState) decide(k revKey, n uint32, res *ExportResult) (bool, error) {
-	cur, seen, err := c.latest.Get(k.idh)
+// parallelProbes is the number of ids of a read-ahead batch with runs to look
+// in from which the lookups are split between two goroutines (a variable for
+// the tests).
+var parallelProbes = 128
+
+// probe looks the ids of msgs up in the runs of their conversations' indexes.
+func probe(msgs []incoming, b *idindex.ProbeBuffer) error {
+	for i := range msgs {
+		in := &msgs[i]
+		if !in.c.latest.OnDisk() {
+			continue
+		}
+		var err error
+		if in.probed, err = in.c.latest.Probe(&in.idh, b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// decide applies the revision rules to one message, whose id was probed (p),
+// and reports whether its line must be written.
+func (c *convState) decide(k revKey, p idindex.Probed, n uint32, res *ExportResult) (bool, error) {
+	cur, seen, err := c.latest.GetProbed(k.idh, p)
 	switch {
 	case err != nil:
 		return false, err

@@ -45,7 +45,8 @@ func revisionScript(seed uint64, exports, perExport int) []string {
 // With a message-id index budget of a handful of entries, every export spills
 // and merges its index through encrypted temporary files many times: the
 // results, counts and every version's content must be those of an export
-// that holds the whole index in memory, and no temporary file may remain.
+// that holds the whole index in memory, and no temporary file may remain;
+// also when every batch's ids are looked up on two goroutines.
 func TestSpilledIndexGivesSameResults(t *testing.T) {
 	inputs := revisionScript(3, 6, 400)
 	type outcome struct {
@@ -72,23 +73,29 @@ func TestSpilledIndexGivesSameResults(t *testing.T) {
 		}
 		return o
 	}
-	whole, spilled := run(0), run(7)
-	for i := range whole.results {
-		w, s := whole.results[i], spilled.results[i]
-		w.StoredBytes, s.StoredBytes = 0, 0 // random salts aside, sizes match; keep the test about content
-		if w != s {
-			t.Errorf("export %d: %+v with the whole index in memory, %+v spilled", i+1, w, s)
-		}
-	}
+	whole := run(0)
 	if whole.results[len(whole.results)-1].Updated == 0 || whole.results[len(whole.results)-1].Unchanged == 0 {
 		t.Fatalf("the script makes no edits or repeats: %+v", whole.results)
 	}
-	if len(whole.versions) != len(spilled.versions) {
-		t.Fatalf("%d versions vs %d", len(whole.versions), len(spilled.versions))
-	}
-	for i := range whole.versions {
-		if !maps.Equal(whole.versions[i], spilled.versions[i]) {
-			t.Errorf("version %d differs", i+2)
+	spilled := map[string]outcome{"spilled": run(7)}
+	defer func(n int) { parallelProbes = n }(parallelProbes)
+	parallelProbes = 1
+	spilled["spilled, probed in parallel"] = run(7)
+	for how, sp := range spilled {
+		for i := range whole.results {
+			w, s := whole.results[i], sp.results[i]
+			w.StoredBytes, s.StoredBytes = 0, 0 // random salts aside, sizes match; keep the test about content
+			if w != s {
+				t.Errorf("export %d: %+v with the whole index in memory, %+v %s", i+1, w, s, how)
+			}
+		}
+		if len(whole.versions) != len(sp.versions) {
+			t.Fatalf("%d versions vs %d %s", len(whole.versions), len(sp.versions), how)
+		}
+		for i := range whole.versions {
+			if !maps.Equal(whole.versions[i], sp.versions[i]) {
+				t.Errorf("version %d differs (%s)", i+2, how)
+			}
 		}
 	}
 }

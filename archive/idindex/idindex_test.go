@@ -740,3 +740,88 @@ func TestOneFile(t *testing.T) {
 	}
 	checkPositions(t, s, xs)
 }
+
+// TestProbe probes keys, then Puts (which spill and merge runs, also of the
+// probed index), then asks GetProbed: the answers are Get's, from the probe
+// while the runs are the probed ones and from a fresh lookup after they
+// changed. Probes of a batch also run on two goroutines at once (-race).
+func TestProbe(t *testing.T) {
+	s := newTestSet(t, 60)
+	s.recs = 4
+	rng := rand.New(rand.NewPCG(10, 10))
+	xs := make([]*Index, 3)
+	oracle := make([]map[Key]Value, len(xs))
+	for i := range xs {
+		xs[i], oracle[i] = s.New(), map[Key]Value{}
+	}
+	pool := make([]Key, 400)
+	for i := range pool {
+		pool[i] = randKey(rng)
+	}
+	put := func() {
+		i := rng.IntN(len(xs))
+		k, v := pool[rng.IntN(len(pool))], randValue(rng)
+		if err := xs[i].Put(k, v); err != nil {
+			t.Fatal(err)
+		}
+		oracle[i][k] = v
+	}
+	for range 500 {
+		put()
+	}
+	type probed struct {
+		i int
+		k Key
+		p Probed
+	}
+	fresh, stale := 0, 0
+	for round := range 300 {
+		batch := make([]probed, 40)
+		for j := range batch {
+			batch[j].i, batch[j].k = rng.IntN(len(xs)), pool[rng.IntN(len(pool))]
+			if j%4 == 0 {
+				batch[j].k = randKey(rng) // in no index
+			}
+		}
+		var wg sync.WaitGroup
+		errs := make([]error, 2)
+		for h := range 2 {
+			wg.Go(func() {
+				var b ProbeBuffer
+				for j := h; j < len(batch); j += 2 {
+					if batch[j].p, errs[h] = xs[batch[j].i].Probe(&batch[j].k, &b); errs[h] != nil {
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			t.Fatal(err)
+		}
+		for _, pr := range batch {
+			for range rng.IntN(4) {
+				put()
+			}
+			x := xs[pr.i]
+			if pr.p.gen == x.gen {
+				fresh++
+			} else {
+				stale++
+			}
+			v, ok, err := x.GetProbed(pr.k, pr.p)
+			if w, wok := oracle[pr.i][pr.k]; err != nil || ok != wok || v != w {
+				t.Fatalf("round %d: GetProbed(%x) = %v, %v, %v; want %v, %v", round, pr.k, v, ok, err, w, wok)
+			}
+		}
+	}
+	if fresh < 1000 || stale < 100 || s.Stats().Merges < 20 {
+		t.Fatalf("%d answers from probes, %d after the runs changed, %+v: the test did not exercise both", fresh, stale, s.Stats())
+	}
+	// A zero Probed is a plain Get.
+	k := pool[0]
+	v, ok, err := xs[0].GetProbed(k, Probed{})
+	if w, wok := oracle[0][k]; err != nil || ok != wok || v != w {
+		t.Fatalf("GetProbed with no probe = %v, %v, %v; want %v, %v", v, ok, err, w, wok)
+	}
+}

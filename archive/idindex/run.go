@@ -137,17 +137,24 @@ func cmpKey(a, b *Key) int {
 	return 0
 }
 
+// ProbeBuffer holds the buffers of a lookup in the runs: one per goroutine
+// (see [Index.Probe]).
+type ProbeBuffer struct {
+	ct, pt []byte
+	params [28]byte
+}
+
 // lookup finds k in run r.
-func (s *Set) lookup(r *run, k *Key) (Value, bool, error) {
+func (s *Set) lookup(r *run, k *Key, b *ProbeBuffer) (Value, bool, error) {
 	if len(r.fences) == 0 || cmpKey(k, &r.fences[0]) < 0 || !r.filter.test(k) {
 		return Value{}, false, nil
 	}
 	// The last block whose first key is ≤ k.
 	blk := sort.Search(len(r.fences), func(i int) bool { return cmpKey(&r.fences[i], k) > 0 }) - 1
-	if s.gct == nil {
-		s.gct, s.gpt = s.newBlockBufs()
+	if b.ct == nil {
+		b.ct, b.pt = s.newBlockBufs()
 	}
-	pt, err := s.readBlock(r, blk, s.gct, s.gpt, &s.getParams)
+	pt, err := s.readBlock(r, blk, b.ct, b.pt, &b.params)
 	if err != nil {
 		return Value{}, false, err
 	}

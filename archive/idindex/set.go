@@ -79,11 +79,12 @@
 // # Use
 //
 // A Set and its indexes are used by one goroutine at a time, except that
-// [Index.Changed] may run on distinct indexes in parallel. Errors name the
-// file and wrap the cause with %w; after an error the index still answers
+// [Index.Changed] may run on distinct indexes in parallel, and
+// [Index.Probe] on any, each with its own [ProbeBuffer]. Errors name the file
+// and wrap the cause with %w; after an error the index still answers
 // correctly (a failed run gives its positions back, the entries stay in
-// memory), but the
-// Set may be over its budget: the export is expected to stop.
+// memory), but the Set may be over its budget: the export is expected to
+// stop.
 package idindex
 
 import (
@@ -167,9 +168,8 @@ type Set struct {
 	clock  uint64 // counts Gets and Puts, for the least-recently-used choice
 	st     Stats
 
-	gct, gpt  []byte   // Get's block buffers
-	wbuf      []byte   // writeRun's buffer of sealed blocks
-	getParams [28]byte // Get's nonce and additional data (blockParams)
+	get  ProbeBuffer // Get's
+	wbuf []byte      // writeRun's buffer of sealed blocks
 
 	// write writes to the file; tests replace it to inject failures.
 	write func(f *os.File, p []byte, off int64) (int, error)
@@ -228,7 +228,7 @@ func (s *Set) Close() error {
 		s.idx[len(s.idx)-1].release()
 	}
 	s.closed = true
-	s.gct, s.gpt, s.wbuf, s.free = nil, nil, nil, nil
+	s.get, s.wbuf, s.free = ProbeBuffer{}, nil, nil
 	if s.f == nil {
 		return nil
 	}
@@ -258,6 +258,7 @@ type Index struct {
 	used uint64 // the Set's clock at the last Get or Put
 	mem  table
 	runs []*run // oldest first
+	gen  uint64 // counts the changes of runs (see Probe)
 	pos  int    // position in s.idx; -1 once released
 }
 
@@ -278,13 +279,59 @@ func (x *Index) Get(k Key) (Value, bool, error) {
 	if v, ok := x.mem.get(&k); ok {
 		return v, true, nil
 	}
+	return x.probe(&k, &x.s.get)
+}
+
+// probe looks k up in the runs, newest first.
+func (x *Index) probe(k *Key, b *ProbeBuffer) (Value, bool, error) {
 	for i := len(x.runs) - 1; i >= 0; i-- {
-		v, ok, err := x.s.lookup(x.runs[i], &k)
+		v, ok, err := x.s.lookup(x.runs[i], k, b)
 		if ok || err != nil {
 			return v, ok, err
 		}
 	}
 	return Value{}, false, nil
+}
+
+// Probe is the part of a Get that reads the disk: it looks k up in the
+// index's runs only, not in its table, and returns the result with the
+// index's generation, which changes whenever its runs do. It changes nothing
+// and uses only b (one per goroutine), so Probes of any indexes of a Set may
+// run in parallel, as long as nothing else uses the Set meanwhile: a caller
+// with a batch of keys probes them on several cores, then calls GetProbed for
+// each in turn.
+func (x *Index) Probe(k *Key, b *ProbeBuffer) (Probed, error) {
+	if err := x.usable(); err != nil {
+		return Probed{}, err
+	}
+	v, ok, err := x.probe(k, b)
+	return Probed{v: v, ok: ok, gen: x.gen, valid: true}, err
+}
+
+// OnDisk tells whether the index has runs (whether Probe can find anything).
+func (x *Index) OnDisk() bool { return len(x.runs) > 0 }
+
+// Probed is the result of [Index.Probe].
+type Probed struct {
+	v     Value
+	ok    bool
+	gen   uint64
+	valid bool
+}
+
+// GetProbed is Get for a key already probed (p): while the index's runs are
+// the ones probed, only its table is looked at; otherwise, or for a zero
+// Probed, it is Get.
+func (x *Index) GetProbed(k Key, p Probed) (Value, bool, error) {
+	if !p.valid || x.pos < 0 || p.gen != x.gen {
+		return x.Get(k)
+	}
+	x.s.clock++
+	x.used = x.s.clock
+	if v, ok := x.mem.get(&k); ok {
+		return v, true, nil
+	}
+	return p.v, p.ok, nil
 }
 
 // Touch reads the memory where a Get or Put of k starts looking and returns
@@ -389,6 +436,7 @@ func (x *Index) spill() error {
 		return err
 	}
 	x.runs = append(x.runs, r)
+	x.gen++ // and compact changes them again
 	s.st.Spills++
 	s.mem -= x.mem.n
 	if w := s.warm; w != nil && w != x {
