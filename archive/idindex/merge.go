@@ -19,7 +19,7 @@ type cursor struct {
 	v  Value
 }
 
-const readAhead = 16
+const readAhead = 64
 
 func (s *Set) runCursor(r *run) *cursor {
 	return &cursor{s: s, r: r, pt: make([]byte, 0, s.recs*recSize)}

@@ -14,7 +14,7 @@ import (
 
 const (
 	recSize             = 16 + 8 + 4 + 1 // key, rev, commit (big-endian), changed
-	defaultRecsPerBlock = 4096 / recSize // 141 records, 4089 bytes of plaintext
+	defaultRecsPerBlock = 1024 / recSize // 35 records, 1015 bytes of plaintext
 	filePattern         = "chatvault-idx-*"
 )
 
@@ -26,12 +26,12 @@ type run struct {
 	size   int64    // bytes of ciphertext
 	at     []uint32 // position of each block in the Set's file, in blocks
 	fences []Key    // first key of each block
-	nonces []uint64 // nonce counter of each block
+	nonce0 uint64   // nonce counter of block 0; block i has nonce0+i
 	filter filter
 }
 
 func (r *run) memBytes() int64 {
-	return int64(cap(r.at))*4 + int64(cap(r.fences))*16 + int64(cap(r.nonces))*8 + r.filter.memBytes()
+	return int64(cap(r.at))*4 + int64(cap(r.fences))*16 + r.filter.memBytes()
 }
 
 // fileErr wraps err, naming the file once.
@@ -49,7 +49,7 @@ func fileErr(op, name string, err error) error {
 // block).
 func blockParams(buf *[28]byte, r *run, blk int) (nonce, ad []byte) {
 	nonce, ad = buf[:12], buf[12:]
-	binary.BigEndian.PutUint64(nonce[4:], r.nonces[blk]) // nonce[:4] stays zero
+	binary.BigEndian.PutUint64(nonce[4:], r.nonce0+uint64(blk)) // nonce[:4] stays zero
 	binary.BigEndian.PutUint64(ad[:8], r.id)
 	binary.BigEndian.PutUint64(ad[8:], uint64(blk))
 	return nonce, ad
@@ -227,7 +227,7 @@ type runWriter struct {
 	params [28]byte
 }
 
-const writeBlocks = 16
+const writeBlocks = 64
 
 // writeRun writes a run of at most n records, which fill adds in key order. On
 // error nothing is left of the new run.
@@ -237,7 +237,7 @@ func (s *Set) writeRun(n int, fill func(*runWriter) error) (*run, error) {
 	}
 	s.lastID++
 	blocks := (n + s.recs - 1) / s.recs
-	r := &run{id: s.lastID, at: make([]uint32, 0, blocks), fences: make([]Key, 0, blocks), nonces: make([]uint64, 0, blocks), filter: newFilter(n)}
+	r := &run{id: s.lastID, at: make([]uint32, 0, blocks), fences: make([]Key, 0, blocks), filter: newFilter(n)}
 	if s.wbuf == nil {
 		s.wbuf = make([]byte, 0, writeBlocks*s.blockBytes())
 	}
@@ -292,7 +292,11 @@ func (w *runWriter) seal() error {
 	if len(w.out) == 0 {
 		w.outAt = at
 	}
-	r.nonces = append(r.nonces, s.nonce)
+	if blk == 0 {
+		// A run's blocks are sealed one after the other, with no other
+		// run's in between: their counters follow each other.
+		r.nonce0 = s.nonce
+	}
 	s.nonce++
 	nonce, ad := blockParams(&w.params, r, blk)
 	before := len(w.out)
