@@ -418,15 +418,8 @@ func (e *exporter) read(ctx context.Context, src Source) error {
 	defer cancel()
 	ahead, free := make(chan *readAhead, 4), make(chan *readAhead, 6)
 	go readMessages(ctx, src, e.chunks, free, ahead)
-	probes, probed := make(chan []incoming), make(chan error)
-	defer close(probes)
-	go func() {
-		var b idindex.ProbeBuffer
-		for msgs := range probes {
-			probed <- probe(msgs, &b)
-		}
-	}()
-	var b idindex.ProbeBuffer
+	probes := newProber()
+	defer probes.close()
 	var sum [sha256.Size]byte
 	for ra := range ahead {
 		if ctx.Err() != nil {
@@ -451,31 +444,11 @@ func (e *exporter) read(ctx context.Context, src Source) error {
 			io.WriteString(c.idMAC, in.m.ID)
 			copy(in.idh[:], c.idMAC.Sum(sum[:0]))
 		}
-		onDisk := 0
 		for i := range ra.msgs {
 			e.touched ^= ra.msgs[i].c.latest.Touch(&ra.msgs[i].idh)
-			if ra.msgs[i].c.latest.OnDisk() {
-				onDisk++
-			}
 		}
-		// Then the ids are looked up in the runs on disk, the two halves of
-		// the batch in parallel when many have runs: over an archive that
-		// holds them already, that is a block read per message, most of this
-		// stage's work.
-		if onDisk >= parallelProbes {
-			half := len(ra.msgs) / 2
-			probes <- ra.msgs[half:]
-			err := probe(ra.msgs[:half], &b)
-			if err2 := <-probed; err == nil {
-				err = err2
-			}
-			if err != nil {
-				return err
-			}
-		} else if onDisk > 0 {
-			if err := probe(ra.msgs, &b); err != nil {
-				return err
-			}
+		if err := probes.batch(ra.msgs); err != nil {
+			return err
 		}
 		for i := range ra.msgs {
 			in := &ra.msgs[i]
@@ -521,10 +494,53 @@ func (e *exporter) read(ctx context.Context, src Source) error {
 	return nil
 }
 
-// parallelProbes is the number of ids of a read-ahead batch with runs to look
-// in from which the lookups are split between two goroutines (a variable for
-// the tests).
+// prober looks the ids of a read-ahead batch up in the runs of their
+// conversations' indexes before they are decided, splitting the batch between
+// the deciding goroutine and one of its own when many have runs: over an
+// archive that holds them already, that is a block read per message, most of
+// the deciding stage's work otherwise.
+type prober struct {
+	b    idindex.ProbeBuffer
+	half chan []incoming // to the second goroutine
+	done chan error
+}
+
+// parallelProbes is the number of ids of a batch with runs to look in from
+// which the lookups are split (a variable for the tests).
 var parallelProbes = 128
+
+func newProber() *prober {
+	p := &prober{half: make(chan []incoming), done: make(chan error)}
+	go func() {
+		var b idindex.ProbeBuffer
+		for msgs := range p.half {
+			p.done <- probe(msgs, &b)
+		}
+	}()
+	return p
+}
+
+func (p *prober) close() { close(p.half) }
+
+// batch probes msgs, setting their probed fields.
+func (p *prober) batch(msgs []incoming) error {
+	onDisk := 0
+	for i := range msgs {
+		if msgs[i].c.latest.OnDisk() {
+			onDisk++
+		}
+	}
+	if onDisk < parallelProbes {
+		return probe(msgs, &p.b)
+	}
+	half := len(msgs) / 2
+	p.half <- msgs[half:]
+	err := probe(msgs[:half], &p.b)
+	if err2 := <-p.done; err == nil {
+		err = err2
+	}
+	return err
+}
 
 // probe looks the ids of msgs up in the runs of their conversations' indexes.
 func probe(msgs []incoming, b *idindex.ProbeBuffer) error {
