@@ -496,17 +496,20 @@ func (e *exporter) read(ctx context.Context, src Source) error {
 
 // prober looks the ids of a read-ahead batch up in the runs of their
 // conversations' indexes before they are decided, splitting the batch between
-// the deciding goroutine and one of its own when many have runs: over an
-// archive that holds them already, that is a block read per message, most of
-// the deciding stage's work otherwise.
+// the deciding goroutine and one of its own while many ids are found there:
+// over an archive that holds them already, that is a block read per message,
+// most of the deciding stage's work otherwise. (Ids not on disk mostly cost a
+// Bloom filter test, less than handing half a batch to another goroutine.)
 type prober struct {
-	b    idindex.ProbeBuffer
-	half chan []incoming // to the second goroutine
-	done chan error
+	b     idindex.ProbeBuffer
+	half  chan []incoming // to the second goroutine
+	done  chan error
+	found int // ids of the last batch found on disk
 }
 
-// parallelProbes is the number of ids of a batch with runs to look in from
-// which the lookups are split (a variable for the tests).
+// parallelProbes is the number of ids of a batch found on disk from which
+// the next batch's lookups are split (a variable for the tests: 0 splits
+// every batch).
 var parallelProbes = 128
 
 func newProber() *prober {
@@ -524,20 +527,22 @@ func (p *prober) close() { close(p.half) }
 
 // batch probes msgs, setting their probed fields.
 func (p *prober) batch(msgs []incoming) error {
-	onDisk := 0
-	for i := range msgs {
-		if msgs[i].c.latest.OnDisk() {
-			onDisk++
+	var err error
+	if p.found < parallelProbes {
+		err = probe(msgs, &p.b)
+	} else {
+		half := len(msgs) / 2
+		p.half <- msgs[half:]
+		err = probe(msgs[:half], &p.b)
+		if err2 := <-p.done; err == nil {
+			err = err2
 		}
 	}
-	if onDisk < parallelProbes {
-		return probe(msgs, &p.b)
-	}
-	half := len(msgs) / 2
-	p.half <- msgs[half:]
-	err := probe(msgs[:half], &p.b)
-	if err2 := <-p.done; err == nil {
-		err = err2
+	p.found = 0
+	for i := range msgs {
+		if msgs[i].probed.Found() {
+			p.found++
+		}
 	}
 	return err
 }

@@ -322,6 +322,9 @@ type Probed struct {
 	valid bool
 }
 
+// Found tells whether the probe found the key in the runs.
+func (p Probed) Found() bool { return p.ok }
+
 // GetProbed is Get for a key already probed (p): while the index's runs are
 // the ones probed, only its table is looked at; otherwise, or for a zero
 // Probed, it is Get.
