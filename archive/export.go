@@ -551,9 +551,6 @@ func (p *prober) batch(msgs []incoming) error {
 func probe(msgs []incoming, b *idindex.ProbeBuffer) error {
 	for i := range msgs {
 		in := &msgs[i]
-		if !in.c.latest.OnDisk() {
-			continue
-		}
 		var err error
 		if in.probed, err = in.c.latest.Probe(&in.idh, b); err != nil {
 			return err

@@ -311,9 +311,6 @@ func (x *Index) Probe(k *Key, b *ProbeBuffer) (Probed, error) {
 	return Probed{v: v, ok: ok, gen: x.gen, valid: true}, err
 }
 
-// OnDisk tells whether the index has runs (whether Probe can find anything).
-func (x *Index) OnDisk() bool { return len(x.runs) > 0 }
-
 // Probed is the result of [Index.Probe].
 type Probed struct {
 	v     Value
